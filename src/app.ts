@@ -1,0 +1,153 @@
+import cors from "@fastify/cors";
+import helmet from "@fastify/helmet";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from "fastify-type-provider-zod";
+import type { Logger } from "pino";
+import { type Clock, systemClock } from "./clock.js";
+import type { Config } from "./config.js";
+import type { Database } from "./db/client.js";
+import { healthRoutes } from "./http/health.js";
+import { createWriteRunner, pruneIdempotencyKeys } from "./http/idempotency.js";
+import { registerProblemHandler } from "./http/problem.js";
+import { createRateLimiter, pruneRateLimitBuckets, registerRateLimits } from "./http/rate-limit.js";
+import { requestIdOf } from "./http/request-id.js";
+import { registerRouteFallbacks } from "./http/routing.js";
+import { createLogger } from "./logger.js";
+import {
+  argon2idHasher,
+  boundedHasher,
+  createAuthModule,
+  keyRingFrom,
+  type PasswordHasher,
+  type PrivateJwk,
+} from "./modules/auth/index.js";
+import { createSweeper, type Sweeper } from "./sweep.js";
+
+export type AppOptions = {
+  config: Config;
+  database: Database;
+  /** Private JWKs; the first signs access tokens, all are published in the JWKS. */
+  signingKeys: PrivateJwk[];
+  clock?: Clock;
+  logger?: Logger;
+  /** Replaces argon2id (still bounded by the configured concurrency). */
+  passwordHasher?: PasswordHasher;
+};
+
+declare module "fastify" {
+  interface FastifyInstance {
+    sweeper: Sweeper;
+  }
+}
+
+const CORS_ALLOWED_HEADERS = [
+  "Authorization",
+  "Content-Type",
+  "Idempotency-Key",
+  "If-Match",
+  "If-None-Match",
+  "X-Request-Id",
+];
+const CORS_EXPOSED_HEADERS = [
+  "ETag",
+  "Location",
+  "RateLimit-Limit",
+  "RateLimit-Remaining",
+  "RateLimit-Reset",
+  "Retry-After",
+  "X-Request-Id",
+  "Idempotent-Replayed",
+];
+
+/** Builds the whole service from its options; `server.ts` and the tests both call this. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config, database } = options;
+  const { db, pool } = database;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger(config.logLevel);
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    genReqId: requestIdOf,
+    logController: new LogController({
+      requestIdLogLabel: "requestId",
+      // Probes hit these every few seconds; their lines would drown the rest.
+      disableRequestLogging: (request) => request.url === "/healthz" || request.url === "/readyz",
+    }),
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: false,
+    return503OnClosing: true,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerProblemHandler(app);
+  registerRouteFallbacks(app);
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+
+  await app.register(helmet, { global: true });
+  await app.register(cors, {
+    origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
+    methods: ["GET", "HEAD", "POST", "PATCH", "DELETE"],
+    allowedHeaders: CORS_ALLOWED_HEADERS,
+    exposedHeaders: CORS_EXPOSED_HEADERS,
+    maxAge: 600,
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "Kept API",
+        version: "1.0.0",
+        description:
+          "Commitments, follow-through and boundaries for two partners rebuilding trust. Errors are RFC 9457 problem details with a stable `code`.",
+      },
+      components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs", staticCSP: true });
+  app.get("/openapi.json", { schema: { hide: true }, config: { rateLimit: "none" } }, async () => app.swagger());
+
+  const limiter = createRateLimiter(db, clock);
+  registerRateLimits(app, limiter, clock, {
+    perMinute: config.rateLimits.perMinute,
+    authPerMinute: config.rateLimits.authPerMinute,
+  });
+  const runWrite = createWriteRunner(db, clock);
+  const sweeper = createSweeper(clock, logger);
+  app.decorate("sweeper", sweeper);
+
+  // Modules, in dependency order.
+  const auth = createAuthModule({
+    db,
+    clock,
+    keys: await keyRingFrom(options.signingKeys),
+    hasher: boundedHasher(options.passwordHasher ?? argon2idHasher, config.passwords),
+    limiter,
+    runWrite,
+    tokens: { ...config.jwt },
+    loginFailuresPerAccount: config.rateLimits.loginFailuresPerAccount,
+    activePairOf: async () => null,
+    onLoginsEnded: () => {},
+  });
+  await app.register(auth.plugin);
+  await app.register(healthRoutes, { pool });
+
+  sweeper.register({ name: "idempotencyKeys", run: (now) => pruneIdempotencyKeys(db, now) });
+  sweeper.register({ name: "rateLimitBuckets", run: (now) => pruneRateLimitBuckets(db, now) });
+  sweeper.register({ name: "refreshTokens", run: (now) => auth.service.pruneExpiredTokens(now) });
+
+  return app;
+}

@@ -1,0 +1,53 @@
+import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
+import pg from "pg";
+import type { Logger } from "pino";
+import * as schema from "./schema/index.js";
+
+export type Db = NodePgDatabase<typeof schema>;
+/** A transaction handle: services that write take one, so a change and its event commit together. */
+export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+/** Either the pool or an open transaction, for reads that can run in both. */
+export type Executor = Db | Tx;
+
+export type DatabaseOptions = {
+  url: string;
+  poolSize: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  logger: Logger;
+  applicationName?: string;
+};
+
+export type Database = {
+  db: Db;
+  pool: pg.Pool;
+  close(): Promise<void>;
+};
+
+export function connectDatabase(options: DatabaseOptions): Database {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize,
+    // Waiting for a connection or a statement must end in a 503, never a hang.
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    statement_timeout: options.statementTimeoutMs,
+    query_timeout: options.statementTimeoutMs + 1_000,
+    idleTimeoutMillis: 30_000,
+    application_name: options.applicationName ?? "kept",
+  });
+  // An idle client losing its connection emits here; without a listener it would crash the process.
+  pool.on("error", (error) => {
+    options.logger.warn({ err: error }, "idle database connection failed");
+  });
+  const db = drizzle(pool, { schema });
+  let closed = false;
+  return {
+    db,
+    pool,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import { sql } from "drizzle-orm";
+import { index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+
+const instant = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+
+export const users = pgTable(
+  "users",
+  {
+    id: uuid("id").primaryKey(),
+    // Null once the account is deleted: the row stays as a tombstone so pair history still verifies.
+    email: text("email"),
+    displayName: text("display_name"),
+    timeZone: text("time_zone").notNull(),
+    passwordHash: text("password_hash"),
+    version: integer("version").notNull().default(1),
+    createdAt: instant("created_at").notNull(),
+    updatedAt: instant("updated_at").notNull(),
+    deletedAt: instant("deleted_at"),
+  },
+  (table) => [uniqueIndex("users_email_lower_key").on(sql`lower(${table.email})`)],
+);
+
+/** One login: every refresh token rotated from one sign-in shares a family. */
+export const refreshFamilies = pgTable(
+  "refresh_families",
+  {
+    id: uuid("id").primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id),
+    createdAt: instant("created_at").notNull(),
+    revokedAt: instant("revoked_at"),
+    revokedReason: text("revoked_reason"),
+  },
+  (table) => [index("refresh_families_user_idx").on(table.userId)],
+);
+
+export const refreshTokens = pgTable(
+  "refresh_tokens",
+  {
+    id: uuid("id").primaryKey(),
+    familyId: uuid("family_id")
+      .notNull()
+      .references(() => refreshFamilies.id),
+    // sha256 of the token, hex: the token itself is never stored.
+    tokenHash: text("token_hash").notNull(),
+    createdAt: instant("created_at").notNull(),
+    expiresAt: instant("expires_at").notNull(),
+    rotatedAt: instant("rotated_at"),
+  },
+  (table) => [
+    uniqueIndex("refresh_tokens_hash_key").on(table.tokenHash),
+    index("refresh_tokens_family_idx").on(table.familyId),
+  ],
+);

@@ -1,0 +1,45 @@
+/**
+ * Every problem `code` Kept answers with: its HTTP status and a title that
+ * stays the same for every occurrence. Front ends branch on `code`, never on
+ * `detail`. The README publishes this table.
+ */
+export const errorCatalogue = {
+  VALIDATION_FAILED: { status: 400, title: "The request is not valid" },
+  MALFORMED_JSON: { status: 400, title: "The body is not valid JSON" },
+  UNAUTHENTICATED: { status: 401, title: "Authentication is required" },
+  INVALID_CREDENTIALS: { status: 401, title: "Email or password is wrong" },
+  REFRESH_TOKEN_INVALID: { status: 401, title: "The refresh token is not valid" },
+  REFRESH_TOKEN_REUSED: {
+    status: 401,
+    title: "The refresh token was already used; every session of that login was ended",
+  },
+  NOT_FOUND: { status: 404, title: "Not found" },
+  ROUTE_NOT_FOUND: { status: 404, title: "No such route" },
+  METHOD_NOT_ALLOWED: { status: 405, title: "Method not allowed on this route" },
+  PRECONDITION_FAILED: { status: 412, title: "The resource has changed (If-Match failed)" },
+  EMAIL_TAKEN: { status: 409, title: "An account with this email already exists" },
+  CONFLICT: { status: 409, title: "The change conflicts with existing data" },
+  IDEMPOTENCY_KEY_IN_FLIGHT: {
+    status: 409,
+    title: "A request with this Idempotency-Key is still running",
+  },
+  PAYLOAD_TOO_LARGE: { status: 413, title: "The body is too large" },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "Unsupported content type" },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    title: "This Idempotency-Key was used with a different request",
+  },
+  RATE_LIMITED: { status: 429, title: "Too many requests" },
+  ACCOUNT_THROTTLED: { status: 429, title: "Too many failed sign-ins for this account" },
+  INTERNAL: { status: 500, title: "Something went wrong on our side" },
+  DATABASE_UNAVAILABLE: { status: 503, title: "The database is unavailable; try again shortly" },
+  SERVER_BUSY: { status: 503, title: "The server is busy; try again shortly" },
+  NOT_READY: { status: 503, title: "The service is not ready" },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/** Problem `type` URIs: stable identifiers, documented in the README catalogue. */
+export function problemType(code: ErrorCode): string {
+  return `urn:kept:problem:${code.toLowerCase().replaceAll("_", "-")}`;
+}

@@ -1,0 +1,251 @@
+import { randomBytes } from "node:crypto";
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import type { Clock } from "../../clock.js";
+import type { Db, Executor, Tx } from "../../db/client.js";
+import { uniqueViolation } from "../../db/errors.js";
+import { refreshFamilies, refreshTokens, users } from "../../db/schema/index.js";
+import { AppError } from "../../errors/app-error.js";
+import { assertVersion } from "../../http/etag.js";
+import type { Principal } from "../../http/principal.js";
+import { type RateLimiter, secondsUntil } from "../../http/rate-limit.js";
+import { uuidv7 } from "../../ids.js";
+import type { LoginInput, RegisterInput, Session, Tokens, UpdateMeInput, User } from "./auth.schemas.js";
+import type { PasswordHasher } from "./passwords.js";
+import { type AccessTokens, hashRefreshToken, newRefreshToken } from "./tokens.js";
+
+export type AuthServiceDeps = {
+  db: Db;
+  clock: Clock;
+  hasher: PasswordHasher;
+  accessTokens: AccessTokens;
+  limiter: Pick<RateLimiter, "hit" | "peek">;
+  refreshTokenTtlDays: number;
+  loginFailuresPerAccount: number;
+  /** The pairs module answers this; auth does not read pair tables. */
+  activePairOf: (userId: string, db: Executor) => Promise<string | null>;
+};
+
+type UserRow = typeof users.$inferSelect;
+
+const LOGIN_FAILURE_WINDOW_MS = 15 * 60 * 1000;
+
+export function createAuthService(deps: AuthServiceDeps) {
+  const { db, clock, hasher, accessTokens } = deps;
+  // Unknown emails are verified against this, so they cost what a wrong password costs.
+  const dummyHash = hasher.hash(randomBytes(18).toString("base64url"));
+  dummyHash.catch(() => {});
+
+  async function toUser(row: UserRow, executor: Executor = db): Promise<User> {
+    return {
+      id: row.id,
+      email: row.email ?? "",
+      displayName: row.displayName ?? "former member",
+      timeZone: row.timeZone,
+      activePairId: await deps.activePairOf(row.id, executor),
+      version: row.version,
+      createdAt: row.createdAt.toISOString(),
+    };
+  }
+
+  async function startFamily(tx: Tx, userId: string): Promise<Tokens> {
+    const familyId = uuidv7(clock.now());
+    await tx.insert(refreshFamilies).values({ id: familyId, userId, createdAt: clock.now() });
+    return issueTokens(tx, { id: userId, familyId });
+  }
+
+  async function issueTokens(tx: Tx, principal: Principal): Promise<Tokens> {
+    const now = clock.now();
+    const refresh = newRefreshToken();
+    await tx.insert(refreshTokens).values({
+      id: uuidv7(now),
+      familyId: principal.familyId,
+      tokenHash: refresh.hash,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + deps.refreshTokenTtlDays * 86_400_000),
+    });
+    return {
+      accessToken: await accessTokens.issue(principal),
+      refreshToken: refresh.token,
+      expiresIn: accessTokens.ttlSeconds,
+      tokenType: "Bearer",
+    };
+  }
+
+  async function revokeFamilies(executor: Executor, where: ReturnType<typeof eq>, reason: string): Promise<string[]> {
+    const revoked = await executor
+      .update(refreshFamilies)
+      .set({ revokedAt: clock.now(), revokedReason: reason })
+      .where(and(where, isNull(refreshFamilies.revokedAt)))
+      .returning({ id: refreshFamilies.id });
+    return revoked.map((row) => row.id);
+  }
+
+  const loginFailureBucket = (email: string) => ({
+    key: `login-failures:${email.trim().toLowerCase()}`,
+    limit: deps.loginFailuresPerAccount,
+    windowMs: LOGIN_FAILURE_WINDOW_MS,
+  });
+
+  return {
+    async register(input: RegisterInput): Promise<Session> {
+      const passwordHash = await hasher.hash(input.password);
+      const now = clock.now();
+      try {
+        return await db.transaction(async (tx) => {
+          const [row] = await tx
+            .insert(users)
+            .values({
+              id: uuidv7(now),
+              email: input.email,
+              displayName: input.displayName,
+              timeZone: input.timeZone,
+              passwordHash,
+              createdAt: now,
+              updatedAt: now,
+            })
+            .returning();
+          if (!row) throw new Error("insert returned no row");
+          return { user: await toUser(row, tx), ...(await startFamily(tx, row.id)) };
+        });
+      } catch (error) {
+        if (uniqueViolation(error)?.constraint === "users_email_lower_key") throw new AppError("EMAIL_TAKEN");
+        throw error;
+      }
+    },
+
+    /**
+     * Same answer, same work, for an unknown email and a wrong password.
+     * Failures are counted per account (by email, existing or not) in
+     * PostgreSQL, so spreading guesses over addresses does not help.
+     */
+    async login(input: LoginInput): Promise<Session> {
+      const bucket = loginFailureBucket(input.email);
+      const failures = await deps.limiter.peek(bucket);
+      if (failures.count >= bucket.limit) {
+        const retryAfter = secondsUntil(clock, failures.resetAt);
+        throw new AppError("ACCOUNT_THROTTLED", `Too many failed sign-ins; try again in ${retryAfter} s`, {
+          headers: { "retry-after": String(retryAfter) },
+        });
+      }
+      const [row] = await db
+        .select()
+        .from(users)
+        .where(and(sql`lower(${users.email}) = ${input.email.trim().toLowerCase()}`, isNull(users.deletedAt)));
+      const valid = await hasher.verify(row?.passwordHash ?? (await dummyHash), input.password);
+      if (!row || !valid) {
+        await deps.limiter.hit([bucket]);
+        throw new AppError("INVALID_CREDENTIALS");
+      }
+      return db.transaction(async (tx) => ({ user: await toUser(row, tx), ...(await startFamily(tx, row.id)) }));
+    },
+
+    /**
+     * Rotates a refresh token. A token that was already rotated means two
+     * parties hold it: the whole family (that login) is revoked, strictly.
+     */
+    async refresh(token: string): Promise<Tokens> {
+      const now = clock.now();
+      const outcome = await db.transaction(async (tx) => {
+        const [found] = await tx
+          .select({ token: refreshTokens, family: refreshFamilies, deletedAt: users.deletedAt })
+          .from(refreshTokens)
+          .innerJoin(refreshFamilies, eq(refreshFamilies.id, refreshTokens.familyId))
+          .innerJoin(users, eq(users.id, refreshFamilies.userId))
+          .where(eq(refreshTokens.tokenHash, hashRefreshToken(token)))
+          .for("update", { of: [refreshTokens, refreshFamilies] });
+        if (!found || found.family.revokedAt || found.deletedAt || found.token.expiresAt <= now) {
+          return { error: "REFRESH_TOKEN_INVALID" as const };
+        }
+        if (found.token.rotatedAt) {
+          await revokeFamilies(tx, eq(refreshFamilies.id, found.family.id), "refresh_token_reused");
+          return { error: "REFRESH_TOKEN_REUSED" as const };
+        }
+        await tx.update(refreshTokens).set({ rotatedAt: now }).where(eq(refreshTokens.id, found.token.id));
+        return {
+          error: undefined,
+          tokens: await issueTokens(tx, { id: found.family.userId, familyId: found.family.id }),
+        };
+      });
+      // Thrown after commit, so the family's revocation is kept.
+      if (outcome.error) throw new AppError(outcome.error);
+      return outcome.tokens;
+    },
+
+    /** Ends the login the refresh token belongs to; unknown tokens are ignored (nothing to end). */
+    async logout(token: string): Promise<{ userId: string; familyIds: string[] } | undefined> {
+      const [found] = await db
+        .select({ familyId: refreshTokens.familyId, userId: refreshFamilies.userId })
+        .from(refreshTokens)
+        .innerJoin(refreshFamilies, eq(refreshFamilies.id, refreshTokens.familyId))
+        .where(eq(refreshTokens.tokenHash, hashRefreshToken(token)));
+      if (!found) return undefined;
+      const familyIds = await revokeFamilies(db, eq(refreshFamilies.id, found.familyId), "logout");
+      return { userId: found.userId, familyIds };
+    },
+
+    async logoutAll(principal: Principal): Promise<string[]> {
+      return revokeFamilies(db, eq(refreshFamilies.userId, principal.id), "logout_all");
+    },
+
+    /**
+     * Access tokens are checked against the database too, so logout and
+     * account deletion take effect at once rather than at token expiry.
+     */
+    async authenticate(token: string): Promise<Principal> {
+      const principal = await accessTokens.verify(token);
+      const [live] = await db
+        .select({ id: refreshFamilies.id })
+        .from(refreshFamilies)
+        .innerJoin(users, eq(users.id, refreshFamilies.userId))
+        .where(
+          and(
+            eq(refreshFamilies.id, principal.familyId),
+            eq(refreshFamilies.userId, principal.id),
+            isNull(refreshFamilies.revokedAt),
+            isNull(users.deletedAt),
+          ),
+        );
+      if (!live) throw new AppError("UNAUTHENTICATED", "This login has ended; sign in again");
+      return principal;
+    },
+
+    async getMe(principal: Principal): Promise<User> {
+      const [row] = await db.select().from(users).where(eq(users.id, principal.id));
+      if (!row || row.deletedAt) throw new AppError("UNAUTHENTICATED");
+      return toUser(row);
+    },
+
+    async updateMe(tx: Tx, principal: Principal, input: UpdateMeInput, expected: number | undefined): Promise<User> {
+      const [row] = await tx.select().from(users).where(eq(users.id, principal.id)).for("update");
+      if (!row || row.deletedAt) throw new AppError("UNAUTHENTICATED");
+      assertVersion(expected, row.version);
+      const [updated] = await tx
+        .update(users)
+        .set({ ...input, version: row.version + 1, updatedAt: clock.now() })
+        .where(eq(users.id, principal.id))
+        .returning();
+      if (!updated) throw new Error("update returned no row");
+      return toUser(updated, tx);
+    },
+
+    /** Expired refresh tokens can no longer be used or reused: drop them (sweep). */
+    async pruneExpiredTokens(now: Date): Promise<number> {
+      const result = await db.execute(
+        sql`DELETE FROM refresh_tokens WHERE expires_at < ${now.toISOString()}::timestamptz`,
+      );
+      return result.rowCount ?? 0;
+    },
+
+    /** Public names of users, for other modules (pairs show both members). */
+    async publicProfiles(ids: string[], executor: Executor = db) {
+      if (ids.length === 0) return new Map<string, { displayName: string; timeZone: string }>();
+      const rows = await executor
+        .select({ id: users.id, displayName: users.displayName, timeZone: users.timeZone })
+        .from(users)
+        .where(inArray(users.id, ids));
+      return new Map(rows.map((r) => [r.id, { displayName: r.displayName ?? "former member", timeZone: r.timeZone }]));
+    },
+  };
+}
+
+export type AuthService = ReturnType<typeof createAuthService>;

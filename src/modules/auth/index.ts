@@ -1,0 +1,80 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
+import type { Clock } from "../../clock.js";
+import type { Db, Executor } from "../../db/client.js";
+import { AppError } from "../../errors/app-error.js";
+import type { RunWrite } from "../../http/idempotency.js";
+import type { RateLimiter } from "../../http/rate-limit.js";
+import { authRoutes } from "./auth.routes.js";
+import { createAuthService } from "./auth.service.js";
+import type { KeyRing } from "./keys.js";
+import type { PasswordHasher } from "./passwords.js";
+import { createAccessTokens, type TokenSettings } from "./tokens.js";
+
+export { timeZoneSchema } from "./auth.schemas.js";
+export type { AuthService } from "./auth.service.js";
+export type { KeyRing, PrivateJwk } from "./keys.js";
+export { generatePrivateJwk, keyRingFrom, loadOrCreateKeyFile, parsePrivateKeys } from "./keys.js";
+export { argon2idHasher, boundedHasher, type PasswordHasher } from "./passwords.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** `onRequest` hook for routes that need a signed-in caller: sets `request.user` or answers 401. */
+    authenticate: (request: FastifyRequest) => Promise<void>;
+  }
+}
+
+export type AuthModuleOptions = {
+  db: Db;
+  clock: Clock;
+  keys: KeyRing;
+  hasher: PasswordHasher;
+  limiter: RateLimiter;
+  runWrite: RunWrite;
+  tokens: TokenSettings & { refreshTokenTtlDays: number };
+  loginFailuresPerAccount: number;
+  activePairOf: (userId: string, db: Executor) => Promise<string | null>;
+  onLoginsEnded: (userId: string, familyIds: string[] | "all") => void;
+};
+
+function bearerToken(request: FastifyRequest): string {
+  const header = request.headers.authorization;
+  const match = header ? /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header) : null;
+  if (!match?.[1]) throw new AppError("UNAUTHENTICATED", "Send `Authorization: Bearer <access token>`");
+  return match[1];
+}
+
+/**
+ * Accounts, sign-in and tokens. Answers the service other modules call
+ * (profiles, sessions) and the plugin that adds the routes and the
+ * `authenticate` hook every other module's routes use.
+ */
+export function createAuthModule(options: AuthModuleOptions) {
+  const accessTokens = createAccessTokens(options.keys, options.tokens, options.clock);
+  const service = createAuthService({
+    db: options.db,
+    clock: options.clock,
+    hasher: options.hasher,
+    accessTokens,
+    limiter: options.limiter,
+    refreshTokenTtlDays: options.tokens.refreshTokenTtlDays,
+    loginFailuresPerAccount: options.loginFailuresPerAccount,
+    activePairOf: options.activePairOf,
+  });
+  const plugin = fp(
+    async (app: FastifyInstance) => {
+      app.decorateRequest("user", undefined);
+      app.decorate("authenticate", async (request: FastifyRequest) => {
+        request.user = await service.authenticate(bearerToken(request));
+      });
+      await app.register(authRoutes, {
+        auth: service,
+        keys: options.keys,
+        runWrite: options.runWrite,
+        onLoginsEnded: options.onLoginsEnded,
+      });
+    },
+    { name: "auth" },
+  );
+  return { service, plugin };
+}

@@ -1,0 +1,71 @@
+import { createHash, randomBytes } from "node:crypto";
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import type { Clock } from "../../clock.js";
+import { AppError } from "../../errors/app-error.js";
+import type { Principal } from "../../http/principal.js";
+import { uuidv7 } from "../../ids.js";
+import type { KeyRing } from "./keys.js";
+
+export type TokenSettings = { issuer: string; audience: string; accessTokenTtlSeconds: number };
+
+const ACCESS_TOKEN_TYPE = "at+jwt";
+
+export function createAccessTokens(keys: KeyRing, settings: TokenSettings, clock: Clock) {
+  return {
+    ttlSeconds: settings.accessTokenTtlSeconds,
+
+    /** A short-lived JWT naming the user (`sub`) and the login (`fid`, its refresh family). */
+    async issue(principal: Principal): Promise<string> {
+      const now = Math.floor(clock.now().getTime() / 1000);
+      return new SignJWT({ fid: principal.familyId })
+        .setProtectedHeader({ alg: keys.signer.alg, kid: keys.signer.kid, typ: ACCESS_TOKEN_TYPE })
+        .setIssuer(settings.issuer)
+        .setAudience(settings.audience)
+        .setSubject(principal.id)
+        .setJti(uuidv7())
+        .setIssuedAt(now)
+        .setExpirationTime(now + settings.accessTokenTtlSeconds)
+        .sign(keys.signer.privateKey);
+    },
+
+    /** Verifies signature, algorithm, issuer, audience, type and expiry; any failure is a 401. */
+    async verify(token: string): Promise<Principal> {
+      try {
+        const { kid } = decodeProtectedHeader(token);
+        const key = kid ? keys.byKid.get(kid) : undefined;
+        if (!key) throw new AppError("UNAUTHENTICATED", "The access token is not valid");
+        const { payload } = await jwtVerify(token, key.publicKey, {
+          algorithms: [key.alg],
+          issuer: settings.issuer,
+          audience: settings.audience,
+          typ: ACCESS_TOKEN_TYPE,
+          currentDate: clock.now(),
+          requiredClaims: ["sub", "exp", "iat"],
+        });
+        if (typeof payload.sub !== "string" || typeof payload.fid !== "string") {
+          throw new AppError("UNAUTHENTICATED", "The access token is not valid");
+        }
+        return { id: payload.sub, familyId: payload.fid };
+      } catch (error) {
+        if (error instanceof AppError) throw error;
+        const expired = error instanceof joseErrors.JWTExpired;
+        throw new AppError(
+          "UNAUTHENTICATED",
+          expired ? "The access token has expired" : "The access token is not valid",
+        );
+      }
+    },
+  };
+}
+
+export type AccessTokens = ReturnType<typeof createAccessTokens>;
+
+/** Refresh tokens are 256 random bits; only their sha256 is stored. */
+export function newRefreshToken(): { token: string; hash: string } {
+  const token = randomBytes(32).toString("base64url");
+  return { token, hash: hashRefreshToken(token) };
+}
+
+export function hashRefreshToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}

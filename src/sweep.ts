@@ -1,0 +1,55 @@
+import type { Logger } from "pino";
+import type { Clock } from "./clock.js";
+
+/**
+ * Time-based work (expiries, housekeeping, later lapses and
+ * auto-confirmations). Every task is idempotent and safe to run on several
+ * instances at once; each answers how many rows it changed.
+ */
+export type SweepTask = { name: string; run(now: Date): Promise<number> };
+
+export type Sweeper = {
+  register(task: SweepTask): void;
+  /** One pass over every task at the clock's current time (tests call this instead of waiting). */
+  runOnce(): Promise<Record<string, number>>;
+  start(intervalMs: number): void;
+  stop(): Promise<void>;
+};
+
+export function createSweeper(clock: Clock, logger: Logger): Sweeper {
+  const tasks: SweepTask[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> | undefined;
+
+  async function runOnce(): Promise<Record<string, number>> {
+    const now = clock.now();
+    const changed: Record<string, number> = {};
+    for (const task of tasks) {
+      try {
+        changed[task.name] = await task.run(now);
+      } catch (error) {
+        // One failing task must not stop the others; the next pass retries it.
+        logger.error({ err: error, task: task.name }, "sweep task failed");
+      }
+    }
+    return changed;
+  }
+
+  return {
+    register: (task) => tasks.push(task),
+    runOnce,
+    start(intervalMs) {
+      timer = setInterval(() => {
+        if (running) return; // a slow pass is not overlapped by the next
+        running = runOnce().finally(() => {
+          running = undefined;
+        });
+      }, intervalMs);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      await running;
+    },
+  };
+}

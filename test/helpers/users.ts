@@ -1,0 +1,37 @@
+import { randomBytes } from "node:crypto";
+import type { TestApp } from "./app.js";
+
+export type SignedInUser = {
+  id: string;
+  email: string;
+  password: string;
+  accessToken: string;
+  refreshToken: string;
+  auth: { Authorization: string };
+};
+
+/** Registers a new account through the API and answers its tokens. */
+export async function registerUser(
+  t: Pick<TestApp, "http">,
+  overrides: Partial<{ email: string; password: string; displayName: string; timeZone: string }> = {},
+): Promise<SignedInUser> {
+  const email = overrides.email ?? `user-${randomBytes(4).toString("hex")}@example.com`;
+  const password = overrides.password ?? "correct horse battery";
+  const response = await t.http
+    .post("/v1/auth/register")
+    .send({
+      email,
+      password,
+      displayName: overrides.displayName ?? "Sam",
+      timeZone: overrides.timeZone ?? "Europe/Paris",
+    })
+    .expect(201);
+  return {
+    id: response.body.user.id,
+    email,
+    password,
+    accessToken: response.body.accessToken,
+    refreshToken: response.body.refreshToken,
+    auth: { Authorization: `Bearer ${response.body.accessToken}` },
+  };
+}
