@@ -282,7 +282,12 @@ describe("me", () => {
       .expect(200);
     expect(updated.body).toMatchObject({ displayName: "Sam B", timeZone: "Asia/Tokyo", version: 2 });
     expect(updated.headers.etag).toBe('"2"');
-    const stale = await t.http.patch("/v1/me").set(user.auth).set("If-Match", '"1"').send({ displayName: "Late" }).expect(412);
+    const stale = await t.http
+      .patch("/v1/me")
+      .set(user.auth)
+      .set("If-Match", '"1"')
+      .send({ displayName: "Late" })
+      .expect(412);
     expect(stale.body.code).toBe("PRECONDITION_FAILED");
     expect((await t.http.get("/v1/me").set(user.auth)).body.displayName).toBe("Sam B");
   });
@@ -292,7 +297,11 @@ describe("me", () => {
     await t.http.patch("/v1/me").set(user.auth).send({}).expect(400);
     await t.http.patch("/v1/me").set(user.auth).send({ email: "new@example.com" }).expect(400);
     await t.http.patch("/v1/me").set(user.auth).send({ timeZone: "Nowhere/Land" }).expect(400);
-    await t.http.patch("/v1/me").set(user.auth).send({ displayName: "x".repeat(81) }).expect(400);
+    await t.http
+      .patch("/v1/me")
+      .set(user.auth)
+      .send({ displayName: "x".repeat(81) })
+      .expect(400);
     await t.http.patch("/v1/me").send({ displayName: "anon" }).expect(401);
   });
 });

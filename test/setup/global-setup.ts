@@ -1,5 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { chmod } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -66,10 +65,9 @@ export default async function setup(project: TestProject) {
       await admin.end();
       await stopServer();
     } else {
-      const { rows } = await admin.query<{ datname: string }>(
-        "SELECT datname FROM pg_database WHERE datname LIKE $1",
-        [`${prefix}%`],
-      );
+      const { rows } = await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE $1", [
+        `${prefix}%`,
+      ]);
       for (const { datname } of rows) {
         await admin.query(`DROP DATABASE IF EXISTS ${admin.escapeIdentifier(datname)} WITH (FORCE)`);
       }

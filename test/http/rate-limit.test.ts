@@ -1,0 +1,45 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildTestApp, type TestApp } from "../helpers/app.js";
+import { MINUTE } from "../helpers/clock.js";
+import { registerUser } from "../helpers/users.js";
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await buildTestApp({ env: { KEPT_RATE_LIMIT_PER_MINUTE: "5", KEPT_AUTH_RATE_LIMIT_PER_MINUTE: "3" } });
+  // Start at the beginning of a one-minute window, so the counts below fall in one.
+  t.clock.set("2026-03-02T10:00:00.000Z");
+});
+afterAll(() => t.close());
+
+describe("rate limits", () => {
+  it("are stricter on auth routes and answer 429 with Retry-After", async () => {
+    const user = await registerUser(t);
+    const login = () => t.http.post("/v1/auth/login").send({ email: user.email, password: user.password });
+    const first = await login().expect(200);
+    expect(first.headers["ratelimit-limit"]).toBe("3");
+    expect(first.headers["ratelimit-remaining"]).toBe("1");
+    expect(Number(first.headers["ratelimit-reset"])).toBeGreaterThan(0);
+    await login().expect(200);
+    const limited = await login().expect(429);
+    expect(limited.body.code).toBe("RATE_LIMITED");
+    expect(limited.headers["content-type"]).toMatch(/problem\+json/);
+    expect(Number(limited.headers["retry-after"])).toBeGreaterThan(0);
+    expect(limited.headers["ratelimit-remaining"]).toBe("0");
+  });
+
+  it("count the other routes separately, per address and per account, and reset with the window", async () => {
+    t.clock.set("2026-03-02T10:01:00.000Z");
+    const user = await registerUser(t);
+    for (let i = 0; i < 5; i++) await t.http.get("/v1/me").set(user.auth).expect(200);
+    const limited = await t.http.get("/v1/me").set(user.auth).expect(429);
+    expect(limited.body.code).toBe("RATE_LIMITED");
+    // Unknown routes are counted too, so probing is not free.
+    await t.http.get("/v1/nothing").expect(429);
+    t.clock.advance(MINUTE);
+    await t.http.get("/v1/me").set(user.auth).expect(200);
+  });
+
+  it("leave health checks alone", async () => {
+    for (let i = 0; i < 10; i++) await t.http.get("/healthz").expect(200);
+  });
+});
