@@ -29,6 +29,8 @@ import {
   type PasswordHasher,
   type PrivateJwk,
 } from "./modules/auth/index.js";
+import { createHistoryModule } from "./modules/history/index.js";
+import { createPairsModule } from "./modules/pairs/index.js";
 import { createSweeper, type Sweeper } from "./sweep.js";
 
 export type AppOptions = {
@@ -131,20 +133,35 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const sweeper = createSweeper(clock, logger);
   app.decorate("sweeper", sweeper);
 
-  // Modules, in dependency order.
+  // Modules, in dependency order. Late-bound arrows break the one cycle:
+  // auth shows `activePairId`, pairs show members' names.
+  const keys = await keyRingFrom(options.signingKeys);
+  const history = createHistoryModule({ db, clock, keys });
   const auth = createAuthModule({
     db,
     clock,
-    keys: await keyRingFrom(options.signingKeys),
+    keys,
     hasher: boundedHasher(options.passwordHasher ?? argon2idHasher, config.passwords),
     limiter,
     runWrite,
     tokens: { ...config.jwt },
     loginFailuresPerAccount: config.rateLimits.loginFailuresPerAccount,
-    activePairOf: async () => null,
+    activePairOf: (userId, executor) => pairs.service.activePairOf(userId, executor),
+    onProfileChanged: (tx, userId, fields) => pairs.service.recordMemberUpdate(tx, userId, fields),
     onLoginsEnded: () => {},
   });
+  const pairs = createPairsModule({
+    db,
+    clock,
+    history: history.service,
+    profiles: (ids, executor) => auth.service.publicProfiles(ids, executor),
+    runWrite,
+    inviteTtlHours: config.inviteTtlHours,
+    onPairEnded: () => {},
+  });
   await app.register(auth.plugin);
+  await app.register(pairs.plugin);
+  await app.register(history.plugin, { requireMember: pairs.requireMember });
   await app.register(healthRoutes, { pool });
 
   sweeper.register({ name: "idempotencyKeys", run: (now) => pruneIdempotencyKeys(db, now) });

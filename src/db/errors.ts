@@ -5,6 +5,8 @@
  */
 const unavailableSqlStates = new Set([
   "57014", // query_canceled: statement_timeout
+  "40001", // serialization_failure: transient, a retry succeeds
+  "40P01", // deadlock_detected: transient, a retry succeeds
   "57P01", // admin_shutdown
   "57P02", // crash_shutdown
   "57P03", // cannot_connect_now

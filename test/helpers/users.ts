@@ -35,3 +35,14 @@ export async function registerUser(
     auth: { Authorization: `Bearer ${response.body.accessToken}` },
   };
 }
+
+/** Fresh tokens for a user whose access token expired while a test moved the clock. */
+export async function refreshUser(t: Pick<TestApp, "http">, user: SignedInUser): Promise<SignedInUser> {
+  const response = await t.http.post("/v1/auth/refresh").send({ refreshToken: user.refreshToken }).expect(200);
+  return {
+    ...user,
+    accessToken: response.body.accessToken,
+    refreshToken: response.body.refreshToken,
+    auth: { Authorization: `Bearer ${response.body.accessToken}` },
+  };
+}

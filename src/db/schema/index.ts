@@ -1,2 +1,4 @@
 export * from "./auth.js";
+export * from "./history.js";
+export * from "./pairs.js";
 export * from "./platform.js";

@@ -23,6 +23,8 @@ export type AuthServiceDeps = {
   loginFailuresPerAccount: number;
   /** The pairs module answers this; auth does not read pair tables. */
   activePairOf: (userId: string, db: Executor) => Promise<string | null>;
+  /** Lets the pairs module record `member.updated` in this transaction. */
+  onProfileChanged: (tx: Tx, userId: string, fields: string[]) => Promise<void>;
 };
 
 type UserRow = typeof users.$inferSelect;
@@ -225,6 +227,8 @@ export function createAuthService(deps: AuthServiceDeps) {
         .where(eq(users.id, principal.id))
         .returning();
       if (!updated) throw new Error("update returned no row");
+      const changed = (Object.keys(input) as (keyof UpdateMeInput)[]).filter((field) => input[field] !== row[field]);
+      await deps.onProfileChanged(tx, principal.id, changed);
       return toUser(updated, tx);
     },
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { Clock } from "../../clock.js";
-import type { Db, Executor } from "../../db/client.js";
+import type { Db, Executor, Tx } from "../../db/client.js";
 import { AppError } from "../../errors/app-error.js";
 import type { RunWrite } from "../../http/idempotency.js";
 import type { RateLimiter } from "../../http/rate-limit.js";
@@ -34,6 +34,7 @@ export type AuthModuleOptions = {
   tokens: TokenSettings & { refreshTokenTtlDays: number };
   loginFailuresPerAccount: number;
   activePairOf: (userId: string, db: Executor) => Promise<string | null>;
+  onProfileChanged: (tx: Tx, userId: string, fields: string[]) => Promise<void>;
   onLoginsEnded: (userId: string, familyIds: string[] | "all") => void;
 };
 
@@ -60,6 +61,7 @@ export function createAuthModule(options: AuthModuleOptions) {
     refreshTokenTtlDays: options.tokens.refreshTokenTtlDays,
     loginFailuresPerAccount: options.loginFailuresPerAccount,
     activePairOf: options.activePairOf,
+    onProfileChanged: options.onProfileChanged,
   });
   const plugin = fp(
     async (app: FastifyInstance) => {

@@ -1,0 +1,63 @@
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import type { AccessHook } from "../../http/hooks.js";
+import { authenticatedProblems, bearerSecurity, problems } from "../../http/openapi.js";
+import { principalOf } from "../../http/principal.js";
+import { pairParams } from "../pairs/index.js";
+import { checkpointSchema, eventListQuery, eventPageSchema, verificationSchema } from "./history.schemas.js";
+import type { HistoryService } from "./history.service.js";
+
+export type HistoryRoutesOptions = { history: HistoryService; requireMember: AccessHook };
+
+const readProblems = problems(...authenticatedProblems, "NOT_FOUND");
+
+export const historyRoutes: FastifyPluginAsyncZod<HistoryRoutesOptions> = async (app, { history, requireMember }) => {
+  app.get("/v1/pairs/:pairId/events", {
+    onRequest: app.authenticate,
+    preValidation: requireMember,
+    schema: {
+      operationId: "listEvents",
+      tags: ["history"],
+      summary: "The pair's timeline, in seq order",
+      description:
+        "Pages by `after` (a seq): pass the previous page's `nextCursor` (its last seq) as `after`. `nextCursor` is null at the end.",
+      security: bearerSecurity,
+      params: pairParams,
+      querystring: eventListQuery,
+      response: { 200: eventPageSchema, ...readProblems },
+    },
+    handler: async (request) => {
+      principalOf(request);
+      return history.list(request.params.pairId, request.query);
+    },
+  });
+
+  app.get("/v1/pairs/:pairId/verify", {
+    onRequest: app.authenticate,
+    preValidation: requireMember,
+    schema: {
+      operationId: "verifyChain",
+      tags: ["history"],
+      summary: "Recompute the pair's hash chain",
+      security: bearerSecurity,
+      params: pairParams,
+      response: { 200: verificationSchema, ...readProblems },
+    },
+    handler: async (request) => history.verify(request.params.pairId),
+  });
+
+  app.get("/v1/pairs/:pairId/checkpoint", {
+    onRequest: app.authenticate,
+    preValidation: requireMember,
+    schema: {
+      operationId: "getCheckpoint",
+      tags: ["history"],
+      summary: "The head of the chain, signed",
+      description:
+        "Keep checkpoints: later, `GET …/events` must still hash to the same `hash` at `seq`, proving the history you saw was not rewritten. Verify `jws` with `/.well-known/jwks.json`.",
+      security: bearerSecurity,
+      params: pairParams,
+      response: { 200: checkpointSchema, ...readProblems },
+    },
+    handler: async (request) => history.checkpoint(request.params.pairId),
+  });
+};

@@ -1,0 +1,150 @@
+import canonicalize from "canonicalize";
+import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
+import { CompactSign } from "jose";
+import type { Clock } from "../../clock.js";
+import type { Db, Executor, Tx } from "../../db/client.js";
+import { eventHeads, events } from "../../db/schema/index.js";
+import type { Page } from "../../http/pagination.js";
+import type { KeyRing } from "../auth/index.js";
+import { chainHash, GENESIS_HASH } from "./chain.js";
+import type { Checkpoint, PairEvent, Verification } from "./history.schemas.js";
+
+export type NewEvent = {
+  pairId: string;
+  type: string;
+  /** null for system events (the sweep). */
+  actorId: string | null;
+  subjectType: string;
+  subjectId: string;
+  /** Ids, states and changed field names only: events are never erased, personal text would be. */
+  payload: Record<string, unknown>;
+};
+
+export type EventQuery = { after: number; limit: number; types?: string[] | undefined; subjectId?: string | undefined };
+
+export const CHECKPOINT_TYPE = "kept-checkpoint+jws";
+const VERIFY_BATCH = 1000;
+
+type EventRow = typeof events.$inferSelect;
+
+export function toEvent(row: EventRow): PairEvent {
+  return {
+    pairId: row.pairId,
+    seq: row.seq,
+    type: row.type,
+    actorId: row.actorId,
+    subjectType: row.subjectType,
+    subjectId: row.subjectId,
+    payload: row.payload,
+    occurredAt: row.occurredAt.toISOString(),
+    prevHash: row.prevHash,
+    hash: row.hash,
+  };
+}
+
+export type HistoryServiceDeps = { db: Db; clock: Clock; keys: KeyRing };
+
+export function createHistoryService({ db, clock, keys }: HistoryServiceDeps) {
+  return {
+    /** Creates the (empty) chain of a new pair, in the transaction that creates the pair. */
+    async startChain(tx: Tx, pairId: string): Promise<void> {
+      await tx.insert(eventHeads).values({ pairId, lastSeq: 0, headHash: GENESIS_HASH });
+    },
+
+    /**
+     * Appends one event inside the caller's transaction, so the change and
+     * its event commit together or not at all. Locking the pair's chain head
+     * serialises appends to that pair (gap-free seq, one chain) while other
+     * pairs never wait. Callers lock the pair row first (one lock order).
+     */
+    async append(tx: Tx, event: NewEvent): Promise<PairEvent> {
+      const [head] = await tx
+        .update(eventHeads)
+        .set({ lastSeq: sql`${eventHeads.lastSeq} + 1` })
+        .where(eq(eventHeads.pairId, event.pairId))
+        .returning({ seq: eventHeads.lastSeq, prevHash: eventHeads.headHash });
+      if (!head) throw new Error(`pair ${event.pairId} has no event chain`);
+      const fields = { ...event, seq: head.seq, occurredAt: clock.now() };
+      const hash = chainHash(head.prevHash, fields);
+      const row = { ...fields, prevHash: head.prevHash, hash };
+      await tx.execute(sql`
+        WITH appended AS (
+          INSERT INTO events (pair_id, seq, type, actor_id, subject_type, subject_id, payload, occurred_at, prev_hash, hash)
+          VALUES (${row.pairId}, ${row.seq}, ${row.type}, ${row.actorId}, ${row.subjectType}, ${row.subjectId},
+                  ${JSON.stringify(row.payload)}::jsonb, ${row.occurredAt.toISOString()}::timestamptz, ${row.prevHash}, ${hash})
+          RETURNING seq
+        )
+        UPDATE event_heads SET head_hash = ${hash} WHERE pair_id = ${row.pairId} AND last_seq = (SELECT seq FROM appended)`);
+      return toEvent(row);
+    },
+
+    /** The timeline in seq order, after a seq, optionally narrowed by type and subject. */
+    async list(pairId: string, query: EventQuery, executor: Executor = db): Promise<Page<PairEvent>> {
+      const conditions = [eq(events.pairId, pairId), gt(events.seq, query.after)];
+      if (query.types && query.types.length > 0) conditions.push(inArray(events.type, query.types));
+      if (query.subjectId) conditions.push(eq(events.subjectId, query.subjectId));
+      const rows = await executor
+        .select()
+        .from(events)
+        .where(and(...conditions))
+        .orderBy(asc(events.seq))
+        .limit(query.limit + 1);
+      const data = rows.slice(0, query.limit).map(toEvent);
+      const last = data.at(-1);
+      return { data, nextCursor: rows.length > query.limit && last ? String(last.seq) : null };
+    },
+
+    async head(pairId: string, executor: Executor = db): Promise<{ seq: number; hash: string }> {
+      const [head] = await executor
+        .select({ seq: eventHeads.lastSeq, hash: eventHeads.headHash })
+        .from(eventHeads)
+        .where(eq(eventHeads.pairId, pairId));
+      return head ?? { seq: 0, hash: GENESIS_HASH };
+    },
+
+    /**
+     * Recomputes every link of the chain, in batches. A gap, an edited
+     * field, a broken link or a missing tail (fewer events than the head
+     * records) all report the first seq that does not hold.
+     */
+    async verify(pairId: string): Promise<Verification> {
+      const head = await this.head(pairId);
+      let expectedSeq = 1;
+      let prevHash = GENESIS_HASH;
+      let lastHash: string | null = null;
+      while (true) {
+        const rows = await db
+          .select()
+          .from(events)
+          .where(and(eq(events.pairId, pairId), gt(events.seq, expectedSeq - 1)))
+          .orderBy(asc(events.seq))
+          .limit(VERIFY_BATCH);
+        for (const row of rows) {
+          const intact = row.seq === expectedSeq && row.prevHash === prevHash && chainHash(prevHash, row) === row.hash;
+          if (!intact) return { valid: false, lastSeq: expectedSeq - 1, headHash: lastHash, brokenAtSeq: expectedSeq };
+          prevHash = row.hash;
+          lastHash = row.hash;
+          expectedSeq++;
+        }
+        if (rows.length < VERIFY_BATCH) break;
+      }
+      const lastSeq = expectedSeq - 1;
+      if (lastSeq !== head.seq || (lastHash ?? GENESIS_HASH) !== head.hash) {
+        return { valid: false, lastSeq, headHash: lastHash, brokenAtSeq: lastSeq + 1 };
+      }
+      return { valid: true, lastSeq, headHash: lastHash, brokenAtSeq: null };
+    },
+
+    /** The chain head, signed: proof a client can keep that the history up to `seq` was this. */
+    async checkpoint(pairId: string): Promise<Checkpoint> {
+      const head = await this.head(pairId);
+      const claims = { pairId, seq: head.seq, hash: head.hash, issuedAt: clock.now().toISOString() };
+      const jws = await new CompactSign(new TextEncoder().encode(canonicalize(claims)))
+        .setProtectedHeader({ alg: keys.signer.alg, kid: keys.signer.kid, typ: CHECKPOINT_TYPE })
+        .sign(keys.signer.privateKey);
+      return { ...claims, jws };
+    },
+  };
+}
+
+export type HistoryService = ReturnType<typeof createHistoryService>;

@@ -1,0 +1,19 @@
+import type { Clock } from "../../clock.js";
+import type { Db } from "../../db/client.js";
+import type { AccessHook } from "../../http/hooks.js";
+import type { KeyRing } from "../auth/index.js";
+import { historyRoutes } from "./history.routes.js";
+import { createHistoryService } from "./history.service.js";
+
+export { canonicalEvent, chainHash, GENESIS_HASH } from "./chain.js";
+export type { PairEvent } from "./history.schemas.js";
+export { CHECKPOINT_TYPE, type HistoryService, type NewEvent } from "./history.service.js";
+
+/** The event log: every module appends through `service.append`; routes read, verify and sign it. */
+export function createHistoryModule(options: { db: Db; clock: Clock; keys: KeyRing }) {
+  const service = createHistoryService(options);
+  const plugin = async (app: Parameters<typeof historyRoutes>[0], routeOptions: { requireMember: AccessHook }) => {
+    await app.register(historyRoutes, { history: service, requireMember: routeOptions.requireMember });
+  };
+  return { service, plugin };
+}

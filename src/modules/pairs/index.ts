@@ -1,0 +1,40 @@
+import type { FastifyRequest } from "fastify";
+import type { Clock } from "../../clock.js";
+import type { Db, Executor } from "../../db/client.js";
+import type { AccessHook } from "../../http/hooks.js";
+import type { RunWrite } from "../../http/idempotency.js";
+import { principalOf } from "../../http/principal.js";
+import type { HistoryService } from "../history/index.js";
+import { pairsRoutes } from "./pairs.routes.js";
+import { createPairsService } from "./pairs.service.js";
+
+export { pairParams } from "./pairs.schemas.js";
+export type { EndReason, PairEndingHandler, PairsService } from "./pairs.service.js";
+
+export type PairsModuleOptions = {
+  db: Db;
+  clock: Clock;
+  history: Pick<HistoryService, "startChain" | "append">;
+  profiles: (userIds: string[], executor: Executor) => Promise<Map<string, { displayName: string }>>;
+  runWrite: RunWrite;
+  inviteTtlHours: number;
+  onPairEnded: (pairId: string) => void;
+};
+
+/** Invites, pairs and leaving; `requireMember` guards every `{pairId}` route of every module. */
+export function createPairsModule(options: PairsModuleOptions) {
+  const service = createPairsService(options);
+  const requireMember: AccessHook = async (request: FastifyRequest) => {
+    const { pairId } = (request.params ?? {}) as { pairId?: string };
+    await service.requireMember(pairId ?? "", principalOf(request).id);
+  };
+  const plugin = async (app: Parameters<typeof pairsRoutes>[0]) => {
+    await app.register(pairsRoutes, {
+      pairs: service,
+      runWrite: options.runWrite,
+      requireMember,
+      onPairEnded: options.onPairEnded,
+    });
+  };
+  return { service, requireMember, plugin };
+}

@@ -1,0 +1,48 @@
+import { z } from "zod";
+import { pageSchema } from "../../http/pagination.js";
+
+export const inviteSchema = z
+  .object({
+    code: z.string().describe("Share it with your partner; shown only once"),
+    expiresAt: z.iso.datetime({ offset: true }),
+  })
+  .meta({ id: "Invite" });
+
+export const currentInviteSchema = z
+  .object({
+    pending: z.boolean(),
+    createdAt: z.iso.datetime({ offset: true }).nullable(),
+    expiresAt: z.iso.datetime({ offset: true }).nullable(),
+  })
+  .meta({ id: "CurrentInvite", description: "The code itself is stored hashed and cannot be shown again" });
+
+export const joinPairBody = z.strictObject({
+  inviteCode: z.string().min(1).max(32).describe("Case and dashes do not matter"),
+});
+
+export const memberSchema = z.object({
+  userId: z.uuid(),
+  displayName: z.string(),
+  joinedAt: z.iso.datetime({ offset: true }),
+});
+
+export const pairSchema = z
+  .object({
+    id: z.uuid(),
+    status: z.enum(["active", "ended"]),
+    members: z.array(memberSchema),
+    createdAt: z.iso.datetime({ offset: true }),
+    endedAt: z.iso.datetime({ offset: true }).nullable(),
+    endedBy: z.uuid().nullable(),
+    endReason: z.string().nullable().describe("`left` or `account_deleted`"),
+  })
+  .meta({ id: "Pair" });
+
+export const pairPageSchema = pageSchema(pairSchema).meta({ id: "PairPage" });
+
+/** Path ids are checked by the service (a malformed id is a 404, like any id that is not yours). */
+export const pairParams = z.object({ pairId: z.string().max(64) });
+
+export type Invite = z.infer<typeof inviteSchema>;
+export type CurrentInvite = z.infer<typeof currentInviteSchema>;
+export type Pair = z.infer<typeof pairSchema>;

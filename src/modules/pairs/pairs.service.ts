@@ -1,0 +1,295 @@
+import { and, desc, eq, inArray, lt, ne } from "drizzle-orm";
+import { z } from "zod";
+import type { Clock } from "../../clock.js";
+import type { Db, Executor, Tx } from "../../db/client.js";
+import { uniqueViolation } from "../../db/errors.js";
+import { invites, pairMembers, pairs } from "../../db/schema/index.js";
+import { AppError, notFound } from "../../errors/app-error.js";
+import { decodeCursor, type Page, pageOf } from "../../http/pagination.js";
+import type { Principal } from "../../http/principal.js";
+import { isUuid, uuidv7 } from "../../ids.js";
+import type { HistoryService } from "../history/index.js";
+import { hashInviteCode, newInviteCode, normaliseInviteCode } from "./invite-codes.js";
+import type { CurrentInvite, Invite, Pair } from "./pairs.schemas.js";
+
+export type EndReason = "left" | "account_deleted";
+
+/** What a module must do when a pair ends, inside the same transaction (the design's leaving rule). */
+export type PairEndingHandler = (
+  tx: Tx,
+  ending: { pairId: string; actorId: string; reason: EndReason },
+) => Promise<void>;
+
+export type PairsServiceDeps = {
+  db: Db;
+  clock: Clock;
+  history: Pick<HistoryService, "startChain" | "append">;
+  /** Display names come from the auth module. */
+  profiles: (userIds: string[], executor: Executor) => Promise<Map<string, { displayName: string }>>;
+  inviteTtlHours: number;
+};
+
+type PairRow = typeof pairs.$inferSelect;
+
+const pairCursor = z.tuple([z.uuid()]);
+
+export function createPairsService(deps: PairsServiceDeps) {
+  const { db, clock, history } = deps;
+  const endingHandlers: PairEndingHandler[] = [];
+
+  async function toPairs(rows: PairRow[], executor: Executor): Promise<Pair[]> {
+    if (rows.length === 0) return [];
+    const members = await executor
+      .select()
+      .from(pairMembers)
+      .where(
+        inArray(
+          pairMembers.pairId,
+          rows.map((r) => r.id),
+        ),
+      )
+      .orderBy(pairMembers.joinedAt, pairMembers.userId);
+    const names = await deps.profiles([...new Set(members.map((m) => m.userId))], executor);
+    return rows.map((row) => ({
+      id: row.id,
+      status: row.status,
+      members: members
+        .filter((m) => m.pairId === row.id)
+        .map((m) => ({
+          userId: m.userId,
+          displayName: names.get(m.userId)?.displayName ?? "former member",
+          joinedAt: m.joinedAt.toISOString(),
+        })),
+      createdAt: row.createdAt.toISOString(),
+      endedAt: row.endedAt?.toISOString() ?? null,
+      endedBy: row.endedBy,
+      endReason: row.endReason,
+    }));
+  }
+
+  async function toPair(row: PairRow, executor: Executor): Promise<Pair> {
+    const [pair] = await toPairs([row], executor);
+    if (!pair) throw new Error("pair vanished");
+    return pair;
+  }
+
+  async function activePairOf(userId: string, executor: Executor = db): Promise<string | null> {
+    const [row] = await executor
+      .select({ pairId: pairMembers.pairId })
+      .from(pairMembers)
+      .where(and(eq(pairMembers.userId, userId), eq(pairMembers.active, true)));
+    return row?.pairId ?? null;
+  }
+
+  async function assertNotInPair(userId: string, executor: Executor): Promise<void> {
+    if (await activePairOf(userId, executor)) throw new AppError("ALREADY_IN_PAIR");
+  }
+
+  /**
+   * The pair, if `userId` is (or was) one of its members; otherwise 404,
+   * exactly as for an id that does not exist. `lock` takes the pair row
+   * first, as every write does (one lock order everywhere).
+   */
+  async function memberPair(
+    executor: Executor,
+    pairId: string,
+    userId: string,
+    lock?: "share" | "update",
+  ): Promise<PairRow> {
+    if (!isUuid(pairId)) throw notFound("pair");
+    const query = executor
+      .select({ pair: pairs })
+      .from(pairs)
+      .innerJoin(pairMembers, and(eq(pairMembers.pairId, pairs.id), eq(pairMembers.userId, userId)))
+      .where(eq(pairs.id, pairId));
+    const [found] = lock ? await query.for(lock === "share" ? "share" : "update", { of: pairs }) : await query;
+    if (!found) throw notFound("pair");
+    return found.pair;
+  }
+
+  async function revokePendingInvites(tx: Tx, userIds: string[], now: Date): Promise<void> {
+    await tx
+      .update(invites)
+      .set({ status: "revoked", closedAt: now })
+      .where(and(inArray(invites.inviterId, userIds), eq(invites.status, "pending")));
+  }
+
+  return {
+    activePairOf,
+
+    /** Registers a module's part of the leaving rule; handlers run in registration order. */
+    onPairEnding(handler: PairEndingHandler): void {
+      endingHandlers.push(handler);
+    },
+
+    async createInvite(principal: Principal): Promise<Invite> {
+      const now = clock.now();
+      return db.transaction(async (tx) => {
+        await assertNotInPair(principal.id, tx);
+        // A new invite replaces the previous one.
+        await revokePendingInvites(tx, [principal.id], now);
+        const code = newInviteCode();
+        const expiresAt = new Date(now.getTime() + deps.inviteTtlHours * 3_600_000);
+        await tx.insert(invites).values({
+          id: uuidv7(now),
+          inviterId: principal.id,
+          codeHash: hashInviteCode(normaliseInviteCode(code) as string),
+          status: "pending",
+          createdAt: now,
+          expiresAt,
+        });
+        return { code, expiresAt: expiresAt.toISOString() };
+      });
+    },
+
+    async currentInvite(principal: Principal): Promise<CurrentInvite> {
+      const [invite] = await db
+        .select()
+        .from(invites)
+        .where(and(eq(invites.inviterId, principal.id), eq(invites.status, "pending")));
+      if (!invite || invite.expiresAt <= clock.now()) return { pending: false, createdAt: null, expiresAt: null };
+      return { pending: true, createdAt: invite.createdAt.toISOString(), expiresAt: invite.expiresAt.toISOString() };
+    },
+
+    async revokeInvite(tx: Tx, principal: Principal): Promise<void> {
+      await revokePendingInvites(tx, [principal.id], clock.now());
+    },
+
+    /**
+     * Forms a pair from an invite, atomically: the invite row is locked, so
+     * of two people joining one code at once exactly one succeeds; the
+     * partial unique index on active memberships settles every other race.
+     */
+    async join(tx: Tx, principal: Principal, typedCode: string): Promise<Pair> {
+      const now = clock.now();
+      const code = normaliseInviteCode(typedCode);
+      if (!code) throw new AppError("INVITE_NOT_FOUND");
+      const [invite] = await tx
+        .select()
+        .from(invites)
+        .where(eq(invites.codeHash, hashInviteCode(code)))
+        .for("update");
+      if (!invite) throw new AppError("INVITE_NOT_FOUND");
+      if (invite.inviterId === principal.id) throw new AppError("OWN_INVITE");
+      if (invite.status === "used") throw new AppError("INVITE_USED");
+      if (invite.status === "revoked") throw new AppError("INVITE_REVOKED");
+      if (invite.expiresAt <= now) throw new AppError("INVITE_EXPIRED");
+      await assertNotInPair(principal.id, tx);
+
+      const pairId = uuidv7(now);
+      const [row] = await tx.insert(pairs).values({ id: pairId, status: "active", createdAt: now }).returning();
+      if (!row) throw new Error("insert returned no row");
+      try {
+        await tx.insert(pairMembers).values([
+          { pairId, userId: invite.inviterId, joinedAt: now, active: true },
+          { pairId, userId: principal.id, joinedAt: now, active: true },
+        ]);
+      } catch (error) {
+        if (uniqueViolation(error)) throw new AppError("ALREADY_IN_PAIR", "One of you joined another pair meanwhile");
+        throw error;
+      }
+      await tx.update(invites).set({ status: "used", closedAt: now, pairId }).where(eq(invites.id, invite.id));
+      await revokePendingInvites(tx, [invite.inviterId, principal.id], now);
+      await history.startChain(tx, pairId);
+      await history.append(tx, {
+        pairId,
+        type: "pair.linked",
+        actorId: principal.id,
+        subjectType: "pair",
+        subjectId: pairId,
+        payload: { memberIds: [invite.inviterId, principal.id], invitedBy: invite.inviterId },
+      });
+      return toPair(row, tx);
+    },
+
+    async list(principal: Principal, page: { limit: number; cursor?: string | undefined }): Promise<Page<Pair>> {
+      const after = decodeCursor(page.cursor, pairCursor);
+      const rows = await db
+        .select({ pair: pairs })
+        .from(pairs)
+        .innerJoin(pairMembers, and(eq(pairMembers.pairId, pairs.id), eq(pairMembers.userId, principal.id)))
+        .where(after ? lt(pairs.id, after[0]) : undefined)
+        .orderBy(desc(pairs.id))
+        .limit(page.limit + 1);
+      const result = pageOf(
+        rows.map((r) => r.pair),
+        page.limit,
+        (r) => [r.id],
+      );
+      return { data: await toPairs(result.data, db), nextCursor: result.nextCursor };
+    },
+
+    async get(principal: Principal, pairId: string): Promise<Pair> {
+      return toPair(await memberPair(db, pairId, principal.id), db);
+    },
+
+    /** For `preValidation` hooks: 404 unless the caller is a member (current or former). */
+    async requireMember(pairId: string, userId: string): Promise<void> {
+      await memberPair(db, pairId, userId);
+    },
+
+    /**
+     * Every write in a pair starts here: the pair row is locked (shared, so
+     * writers in one pair do not block each other before the event head) and
+     * an ended pair refuses the write.
+     */
+    async lockForWrite(tx: Tx, pairId: string, userId: string): Promise<PairRow> {
+      const pair = await memberPair(tx, pairId, userId, "share");
+      if (pair.status === "ended") throw new AppError("PAIR_ENDED");
+      return pair;
+    },
+
+    /**
+     * Ends the pair at once, on one member's word. Other modules' parts of
+     * the leaving rule run first, in this transaction; then the members are
+     * released (both may pair again) and `pair.ended` is appended.
+     */
+    async leave(tx: Tx, actorId: string, pairId: string, reason: EndReason): Promise<Pair> {
+      const pair = await memberPair(tx, pairId, actorId, "update");
+      if (pair.status === "ended") throw new AppError("PAIR_ENDED");
+      for (const handler of endingHandlers) await handler(tx, { pairId, actorId, reason });
+      const now = clock.now();
+      const [ended] = await tx
+        .update(pairs)
+        .set({ status: "ended", endedAt: now, endedBy: actorId, endReason: reason })
+        .where(eq(pairs.id, pairId))
+        .returning();
+      await tx.update(pairMembers).set({ active: false }).where(eq(pairMembers.pairId, pairId));
+      await history.append(tx, {
+        pairId,
+        type: "pair.ended",
+        actorId,
+        subjectType: "pair",
+        subjectId: pairId,
+        payload: { endedBy: actorId, reason },
+      });
+      return toPair(ended ?? pair, tx);
+    },
+
+    /** `member.updated` in the member's active pair: which profile fields changed, never their values. */
+    async recordMemberUpdate(tx: Tx, userId: string, fields: string[]): Promise<void> {
+      const pairId = await activePairOf(userId, tx);
+      if (!pairId || fields.length === 0) return;
+      await memberPair(tx, pairId, userId, "share");
+      await history.append(tx, {
+        pairId,
+        type: "member.updated",
+        actorId: userId,
+        subjectType: "member",
+        subjectId: userId,
+        payload: { userId, fields },
+      });
+    },
+
+    /** The partner of `userId` in a pair (for modules that address "the other one"). */
+    async partnerOf(pairId: string, userId: string, executor: Executor = db): Promise<string | null> {
+      const [other] = await executor
+        .select({ userId: pairMembers.userId })
+        .from(pairMembers)
+        .where(and(eq(pairMembers.pairId, pairId), ne(pairMembers.userId, userId)));
+      return other?.userId ?? null;
+    },
+  };
+}
+
+export type PairsService = ReturnType<typeof createPairsService>;
