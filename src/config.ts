@@ -30,7 +30,6 @@ const environmentSchema = z.object({
   KEPT_MIGRATE_ON_START: booleanFlag.default(true),
   KEPT_SWEEP_INTERVAL_MS: positiveInt(86_400_000).default(15_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  KEPT_PUBLIC_URL: z.string().url().optional(),
   KEPT_JWT_ISSUER: z.string().min(1).max(255).default("kept"),
   KEPT_JWT_AUDIENCE: z.string().min(1).max(255).default("kept-api"),
   KEPT_ACCESS_TOKEN_TTL_SECONDS: positiveInt(86_400).default(900),
@@ -51,6 +50,9 @@ const environmentSchema = z.object({
 });
 
 export type Environment = z.infer<typeof environmentSchema>;
+
+/** Every variable name Kept reads (the README documents each). */
+export const environmentVariables = Object.keys(environmentSchema.shape);
 
 export type Config = {
   port: number;
