@@ -240,6 +240,15 @@ export function createPairsService(deps: PairsServiceDeps) {
     },
 
     /**
+     * For the sweep (no caller): locks the pair row like any write does and
+     * answers false when the pair has ended, so system work skips it.
+     */
+    async lockActivePair(tx: Tx, pairId: string): Promise<boolean> {
+      const [row] = await tx.select({ status: pairs.status }).from(pairs).where(eq(pairs.id, pairId)).for("share");
+      return row?.status === "active";
+    },
+
+    /**
      * Ends the pair at once, on one member's word. Other modules' parts of
      * the leaving rule run first, in this transaction; then the members are
      * released (both may pair again) and `pair.ended` is appended.
