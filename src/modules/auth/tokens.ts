@@ -1,9 +1,8 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import type { Clock } from "../../clock.js";
 import { AppError } from "../../errors/app-error.js";
 import type { Principal } from "../../http/principal.js";
-import { uuidv7 } from "../../ids.js";
 import type { KeyRing } from "./keys.js";
 
 export type TokenSettings = { issuer: string; audience: string; accessTokenTtlSeconds: number };
@@ -22,7 +21,7 @@ export function createAccessTokens(keys: KeyRing, settings: TokenSettings, clock
         .setIssuer(settings.issuer)
         .setAudience(settings.audience)
         .setSubject(principal.id)
-        .setJti(uuidv7())
+        .setJti(randomUUID())
         .setIssuedAt(now)
         .setExpirationTime(now + settings.accessTokenTtlSeconds)
         .sign(keys.signer.privateKey);

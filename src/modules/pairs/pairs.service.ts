@@ -229,6 +229,16 @@ export function createPairsService(deps: PairsServiceDeps) {
     },
 
     /**
+     * Locks the pair row (shared) for a write about one of its resources:
+     * 404 for outsiders, but the caller decides when to refuse an ended
+     * pair, so a missing resource still answers 404 before PAIR_ENDED.
+     */
+    async lockPair(tx: Tx, pairId: string, userId: string): Promise<{ id: string; active: boolean }> {
+      const pair = await memberPair(tx, pairId, userId, "share");
+      return { id: pair.id, active: pair.status === "active" };
+    },
+
+    /**
      * Every write in a pair starts here: the pair row is locked (shared, so
      * writers in one pair do not block each other before the event head) and
      * an ended pair refuses the write.

@@ -1,0 +1,137 @@
+import { sql } from "drizzle-orm";
+import { boolean, index, integer, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { users } from "./auth.js";
+import { pairs } from "./pairs.js";
+
+const instant = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+
+export const commitmentStatuses = ["open", "reported", "confirmed", "disputed", "lapsed", "withdrawn"] as const;
+export const commitmentCategories = [
+  "time",
+  "communication",
+  "honesty",
+  "finances",
+  "household",
+  "social",
+  "care",
+  "other",
+] as const;
+
+/** A recurring commitment: its rule and the template every occurrence copies. */
+export const series = pgTable(
+  "series",
+  {
+    id: uuid("id").primaryKey(),
+    pairId: uuid("pair_id")
+      .notNull()
+      .references(() => pairs.id),
+    ownerId: uuid("owner_id")
+      .notNull()
+      .references(() => users.id),
+    rrule: text("rrule").notNull(),
+    timeZone: text("time_zone").notNull(),
+    dtstart: instant("dtstart").notNull(),
+    status: text("status", { enum: ["active", "ended"] }).notNull(),
+    title: text("title").notNull(),
+    details: text("details"),
+    category: text("category", { enum: commitmentCategories }).notNull(),
+    graceMinutes: integer("grace_minutes").notNull(),
+    // Occurrences before this instant exist; the sweep extends it to now + horizon.
+    generatedUntil: instant("generated_until").notNull(),
+    exhausted: boolean("exhausted").notNull().default(false),
+    createdAt: instant("created_at").notNull(),
+    endedAt: instant("ended_at"),
+  },
+  (table) => [
+    index("series_pair_idx").on(table.pairId),
+    index("series_to_extend_idx")
+      .on(table.generatedUntil)
+      .where(sql`${table.status} = 'active' AND NOT ${table.exhausted}`),
+  ],
+);
+
+export const commitments = pgTable(
+  "commitments",
+  {
+    id: uuid("id").primaryKey(),
+    pairId: uuid("pair_id")
+      .notNull()
+      .references(() => pairs.id),
+    ownerId: uuid("owner_id")
+      .notNull()
+      .references(() => users.id),
+    title: text("title").notNull(),
+    details: text("details"),
+    category: text("category", { enum: commitmentCategories }).notNull(),
+    dueAt: instant("due_at").notNull(),
+    graceMinutes: integer("grace_minutes").notNull(),
+    // due_at + grace, kept so the lapse sweep is one index range scan.
+    lapsesAt: instant("lapses_at").notNull(),
+    seriesId: uuid("series_id").references(() => series.id),
+    requestId: uuid("request_id"),
+    status: text("status", { enum: commitmentStatuses }).notNull(),
+    outcome: text("outcome", { enum: ["kept", "missed"] }),
+    reportNote: text("report_note"),
+    reportedAt: instant("reported_at"),
+    reportTiming: text("report_timing", { enum: ["early", "onTime", "late"] }),
+    confirmationState: text("confirmation_state", { enum: ["pending", "confirmed", "disputed"] }),
+    confirmationAuto: boolean("confirmation_auto"),
+    confirmationNote: text("confirmation_note"),
+    confirmationAt: instant("confirmation_at"),
+    // reported_at + the confirmation window; the auto-confirm sweep scans it.
+    confirmationDueAt: instant("confirmation_due_at"),
+    lapsedAt: instant("lapsed_at"),
+    withdrawnAt: instant("withdrawn_at"),
+    withdrawReason: text("withdraw_reason"),
+    withdrawCause: text("withdraw_cause", { enum: ["owner", "pair_ended", "series_ended"] }),
+    rescheduleDueAt: instant("reschedule_due_at"),
+    rescheduleReason: text("reschedule_reason"),
+    rescheduleProposedAt: instant("reschedule_proposed_at"),
+    acknowledgementText: text("acknowledgement_text"),
+    acknowledgedAt: instant("acknowledged_at"),
+    acknowledgementAcceptedAt: instant("acknowledgement_accepted_at"),
+    version: integer("version").notNull().default(1),
+    createdAt: instant("created_at").notNull(),
+    updatedAt: instant("updated_at").notNull(),
+  },
+  (table) => [
+    index("commitments_pair_due_idx").on(table.pairId, table.dueAt, table.id),
+    index("commitments_series_idx").on(table.seriesId),
+    index("commitments_to_lapse_idx").on(table.lapsesAt).where(sql`${table.status} = 'open'`),
+    index("commitments_to_autoconfirm_idx").on(table.confirmationDueAt).where(sql`${table.status} = 'reported'`),
+    index("commitments_reschedule_idx").on(table.dueAt).where(sql`${table.rescheduleDueAt} IS NOT NULL`),
+  ],
+);
+
+/** A partner's ask ("can you be home by 7?") that becomes a commitment only if the other accepts. */
+export const commitmentRequests = pgTable(
+  "commitment_requests",
+  {
+    id: uuid("id").primaryKey(),
+    pairId: uuid("pair_id")
+      .notNull()
+      .references(() => pairs.id),
+    requesterId: uuid("requester_id")
+      .notNull()
+      .references(() => users.id),
+    ownerId: uuid("owner_id")
+      .notNull()
+      .references(() => users.id),
+    title: text("title").notNull(),
+    details: text("details"),
+    category: text("category", { enum: commitmentCategories }).notNull(),
+    dueAt: instant("due_at").notNull(),
+    graceMinutes: integer("grace_minutes").notNull(),
+    status: text("status", { enum: ["pending", "accepted", "declined", "cancelled", "expired"] }).notNull(),
+    commitmentId: uuid("commitment_id"),
+    reason: text("reason"),
+    answeredAt: instant("answered_at"),
+    version: integer("version").notNull().default(1),
+    createdAt: instant("created_at").notNull(),
+    updatedAt: instant("updated_at").notNull(),
+  },
+  (table) => [
+    index("commitment_requests_pair_idx").on(table.pairId, table.createdAt, table.id),
+    index("commitment_requests_to_expire_idx").on(table.dueAt).where(sql`${table.status} = 'pending'`),
+  ],
+);
