@@ -168,6 +168,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     runWrite,
     sweeper,
     confirmationWindowHours: config.confirmationWindowHours,
+    seriesHorizonDays: config.seriesHorizonDays,
+    timeZoneOf: async (userId, executor) =>
+      (await auth.service.publicProfiles([userId], executor)).get(userId)?.timeZone ?? "UTC",
   });
   await app.register(auth.plugin);
   await app.register(pairs.plugin);

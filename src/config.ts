@@ -38,6 +38,7 @@ const environmentSchema = z.object({
   KEPT_JWT_PRIVATE_KEYS: z.string().max(65_536).optional(),
   KEPT_INVITE_TTL_HOURS: positiveInt(24 * 30).default(72),
   KEPT_CONFIRMATION_WINDOW_HOURS: positiveInt(24 * 365).default(72),
+  KEPT_SERIES_HORIZON_DAYS: positiveInt(365).default(14),
   KEPT_PASSWORD_HASH_CONCURRENCY: positiveInt(64).default(4),
   KEPT_PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(10_000).default(64),
   KEPT_RATE_LIMIT_PER_MINUTE: positiveInt(1_000_000).default(600),
@@ -73,6 +74,7 @@ export type Config = {
   };
   inviteTtlHours: number;
   confirmationWindowHours: number;
+  seriesHorizonDays: number;
   passwords: { concurrency: number; queue: number };
   rateLimits: { perMinute: number; authPerMinute: number; loginFailuresPerAccount: number };
   bodyLimitBytes: number;
@@ -112,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     inviteTtlHours: e.KEPT_INVITE_TTL_HOURS,
     confirmationWindowHours: e.KEPT_CONFIRMATION_WINDOW_HOURS,
+    seriesHorizonDays: e.KEPT_SERIES_HORIZON_DAYS,
     passwords: { concurrency: e.KEPT_PASSWORD_HASH_CONCURRENCY, queue: e.KEPT_PASSWORD_HASH_QUEUE },
     rateLimits: {
       perMinute: e.KEPT_RATE_LIMIT_PER_MINUTE,

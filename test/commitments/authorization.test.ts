@@ -40,6 +40,16 @@ const request: MatrixRow["setup"] = async (app, w) => {
   w.ids.r = created.body.id;
 };
 
+/** The owner starts a daily series. */
+const series: MatrixRow["setup"] = async (app, w) => {
+  const created = await app.http
+    .post(`/v1/pairs/${w.pairId}/commitments`)
+    .set(w.owner.auth)
+    .send({ title: "Walk the dog", dueAt: later(2), recurrence: { rrule: "FREQ=DAILY;COUNT=5" } })
+    .expect(201);
+  w.ids.s = created.body.seriesId;
+};
+
 const c = (w: World, path = "") => `/v1/pairs/${w.pairId}/commitments/${w.ids.c}${path}`;
 const r = (w: World, path = "") => `/v1/pairs/${w.pairId}/requests/${w.ids.r}${path}`;
 const ownerOnly = membersOnly(200, 409);
@@ -96,6 +106,8 @@ describe("authorization matrix: commitments and requests", () => {
       row("post", (w) => r(w, "/accept"), ownerOnly, { setup: request }),
       row("post", (w) => r(w, "/decline"), ownerOnly, { setup: request }),
       row("post", (w) => r(w, "/cancel"), partnerOnly, { setup: request }),
+      row("get", (w) => `/v1/pairs/${w.pairId}/series/${w.ids.s}`, membersOnly(200), { setup: series }),
+      row("delete", (w) => `/v1/pairs/${w.pairId}/series/${w.ids.s}`, ownerOnly, { setup: series }),
       // Another pair's commitment through this pair's path is not found.
       row(
         "get",

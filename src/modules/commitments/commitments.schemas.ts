@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { commitmentCategories, commitmentStatuses } from "../../db/schema/commitments.js";
 import { pageSchema, paginationQuery } from "../../http/pagination.js";
+import { recurrenceSchema } from "./recurrence.js";
 
 const instant = z.iso.datetime({ offset: true });
 const title = z.string().trim().min(1).max(200);
@@ -25,7 +26,12 @@ export const commitmentFields = {
   graceMinutes: graceMinutes.default(15),
 };
 
-export const createCommitmentBody = z.strictObject({ ...commitmentFields });
+export const createCommitmentBody = z.strictObject({
+  ...commitmentFields,
+  recurrence: recurrenceSchema
+    .optional()
+    .describe("Makes it recurring: a series starting at dueAt; the answer is its first occurrence"),
+});
 
 export const updateCommitmentBody = z
   .strictObject({ title: title.optional(), details: details.optional(), category: categorySchema.optional() })

@@ -104,7 +104,19 @@ export function reportTiming(row: Pick<Row, "dueAt" | "graceMinutes">, at: Date)
 
 const listCursor = z.tuple([z.iso.datetime(), z.uuid()]);
 
-export type CommitmentsServiceDeps = PairWork & { db: Db; clock: Clock; confirmationWindowHours: number };
+export type CommitmentsServiceDeps = PairWork & {
+  db: Db;
+  clock: Clock;
+  confirmationWindowHours: number;
+  /** The series service makes recurring commitments (it builds on this one, so it is bound late). */
+  startSeries: (
+    tx: Tx,
+    principal: Principal,
+    pairId: string,
+    template: CommitmentFields,
+    recurrence: NonNullable<CreateCommitmentInput["recurrence"]>,
+  ) => Promise<Row>;
+};
 
 /** A change to one commitment: the row's new values and the events it writes. */
 type Change = { set: RowChange; events: Omit<NewEvent, "pairId" | "subjectType" | "subjectId">[] };
@@ -252,23 +264,24 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
     insertCommitment,
     assertFuture,
 
+    /**
+     * A one-off commitment, or with `recurrence` a series whose first
+     * occurrence is answered.
+     */
     async create(tx: Tx, principal: Principal, pairId: string, input: CreateCommitmentInput): Promise<Commitment> {
       await pairs.lockForWrite(tx, pairId, principal.id);
       const dueAt = new Date(input.dueAt);
       assertFuture(dueAt, "dueAt");
-      const row = await insertCommitment(
-        tx,
-        pairId,
-        principal.id,
-        {
-          title: input.title,
-          details: input.details ?? null,
-          category: input.category,
-          dueAt,
-          graceMinutes: input.graceMinutes,
-        },
-        { actorId: principal.id },
-      );
+      const fields = {
+        title: input.title,
+        details: input.details ?? null,
+        category: input.category,
+        dueAt,
+        graceMinutes: input.graceMinutes,
+      };
+      const row = input.recurrence
+        ? await deps.startSeries(tx, principal, pairId, fields, input.recurrence)
+        : await insertCommitment(tx, pairId, principal.id, fields, { actorId: principal.id });
       return toCommitment(row);
     },
 

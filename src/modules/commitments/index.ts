@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { Clock } from "../../clock.js";
-import type { Db } from "../../db/client.js";
+import type { Db, Executor } from "../../db/client.js";
 import type { AccessHook } from "../../http/hooks.js";
 import type { RunWrite } from "../../http/idempotency.js";
 import { type Sweeper, sweepPerPair } from "../../sweep.js";
@@ -10,6 +10,8 @@ import { commitmentsRoutes } from "./commitments.routes.js";
 import { createCommitmentsService } from "./commitments.service.js";
 import { requestsRoutes } from "./requests.routes.js";
 import { createRequestsService } from "./requests.service.js";
+import { seriesRoutes } from "./series.routes.js";
+import { createSeriesService } from "./series.service.js";
 
 export type { CommitmentsService } from "./commitments.service.js";
 
@@ -21,10 +23,12 @@ export type CommitmentsModuleOptions = {
   runWrite: RunWrite;
   sweeper: Sweeper;
   confirmationWindowHours: number;
+  seriesHorizonDays: number;
+  timeZoneOf: (userId: string, executor: Executor) => Promise<string>;
 };
 
 /**
- * Commitments, their follow-through and requests for them. Registers its
+ * Commitments, their follow-through, recurring series and requests. Registers its
  * sweep tasks and its part of the leaving rule.
  */
 export function createCommitmentsModule(options: CommitmentsModuleOptions) {
@@ -32,11 +36,23 @@ export function createCommitmentsModule(options: CommitmentsModuleOptions) {
   const perPair: Parameters<typeof createCommitmentsService>[0]["perPair"] = (candidates, work) =>
     sweepPerPair(db, pairs.lockActivePair, candidates, work);
   const work = { db, clock: options.clock, pairs, history: options.history, perPair };
-  const service = createCommitmentsService({ ...work, confirmationWindowHours: options.confirmationWindowHours });
+  const service = createCommitmentsService({
+    ...work,
+    confirmationWindowHours: options.confirmationWindowHours,
+    startSeries: (...args) => series.create(...args),
+  });
+  const series = createSeriesService({
+    ...work,
+    commitments: service,
+    horizonDays: options.seriesHorizonDays,
+    timeZoneOf: options.timeZoneOf,
+  });
   const requests = createRequestsService({ ...work, commitments: service });
 
-  // Leaving: pending requests cancelled, open commitments withdrawn (their proposals cancelled first).
+  // Leaving: series ended, pending requests cancelled, open commitments
+  // withdrawn (their proposals cancelled first).
   pairs.onPairEnding(async (tx, { pairId, actorId }) => {
+    await series.endAll(tx, pairId, actorId);
     await requests.cancelPending(tx, pairId, actorId);
     await service.withdrawOpen(tx, { pairId }, "pair_ended", actorId);
   });
@@ -46,10 +62,12 @@ export function createCommitmentsModule(options: CommitmentsModuleOptions) {
   options.sweeper.register({ name: "requestExpiries", run: (now) => requests.expire(now) });
   options.sweeper.register({ name: "lapses", run: (now) => service.lapse(now) });
   options.sweeper.register({ name: "autoConfirmations", run: (now) => service.autoConfirm(now) });
+  options.sweeper.register({ name: "seriesOccurrences", run: (now) => series.extend(now) });
 
   const plugin = async (app: FastifyInstance, routeOptions: { requireMember: AccessHook }) => {
     await app.register(commitmentsRoutes, { commitments: service, runWrite: options.runWrite, ...routeOptions });
     await app.register(requestsRoutes, { requests, runWrite: options.runWrite, ...routeOptions });
+    await app.register(seriesRoutes, { series, runWrite: options.runWrite, ...routeOptions });
   };
   return { service, requests, plugin };
 }
