@@ -29,6 +29,7 @@ import {
   type PasswordHasher,
   type PrivateJwk,
 } from "./modules/auth/index.js";
+import { createBoundariesModule } from "./modules/boundaries/index.js";
 import { createHistoryModule } from "./modules/history/index.js";
 import { createPairsModule } from "./modules/pairs/index.js";
 import { createSweeper, type Sweeper } from "./sweep.js";
@@ -159,14 +160,24 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     inviteTtlHours: config.inviteTtlHours,
     onPairEnded: () => {},
   });
+  const boundaries = createBoundariesModule({
+    db,
+    clock,
+    pairs: pairs.service,
+    history: history.service,
+    runWrite,
+  });
+  pairs.service.onPairEnding(boundaries.service.endForPair);
   await app.register(auth.plugin);
   await app.register(pairs.plugin);
   await app.register(history.plugin, { requireMember: pairs.requireMember });
+  await app.register(boundaries.plugin, { requireMember: pairs.requireMember });
   await app.register(healthRoutes, { pool });
 
   sweeper.register({ name: "idempotencyKeys", run: (now) => pruneIdempotencyKeys(db, now) });
   sweeper.register({ name: "rateLimitBuckets", run: (now) => pruneRateLimitBuckets(db, now) });
   sweeper.register({ name: "refreshTokens", run: (now) => auth.service.pruneExpiredTokens(now) });
+  for (const task of boundaries.sweepTasks) sweeper.register(task);
 
   return app;
 }
