@@ -29,6 +29,7 @@ import {
   type PasswordHasher,
   type PrivateJwk,
 } from "./modules/auth/index.js";
+import { createBoundariesModule } from "./modules/boundaries/index.js";
 import { createCommitmentsModule } from "./modules/commitments/index.js";
 import { createHistoryModule } from "./modules/history/index.js";
 import { createPairsModule } from "./modules/pairs/index.js";
@@ -166,16 +167,28 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     pairs: pairs.service,
     history: history.service,
     runWrite,
-    sweeper,
     confirmationWindowHours: config.confirmationWindowHours,
     seriesHorizonDays: config.seriesHorizonDays,
     timeZoneOf: async (userId, executor) =>
       (await auth.service.publicProfiles([userId], executor)).get(userId)?.timeZone ?? "UTC",
   });
+  const boundaries = createBoundariesModule({
+    db,
+    clock,
+    pairs: pairs.service,
+    history: history.service,
+    runWrite,
+  });
+  // The leaving rule, module by module, inside the leave transaction.
+  pairs.service.onPairEnding(commitments.endForPair);
+  pairs.service.onPairEnding(boundaries.service.endForPair);
+  for (const task of [...commitments.sweepTasks, ...boundaries.sweepTasks]) sweeper.register(task);
+
   await app.register(auth.plugin);
   await app.register(pairs.plugin);
   await app.register(history.plugin, { requireMember: pairs.requireMember });
   await app.register(commitments.plugin, { requireMember: pairs.requireMember });
+  await app.register(boundaries.plugin, { requireMember: pairs.requireMember });
   await app.register(healthRoutes, { pool });
 
   sweeper.register({ name: "idempotencyKeys", run: (now) => pruneIdempotencyKeys(db, now) });

@@ -83,6 +83,7 @@ describe("with the embedded PostgreSQL (no DATABASE_URL)", () => {
       const second = await startService({ KEPT_DATA_DIR: dataDir });
       const exit = await second.waitForExit(60_000);
       expect(exit.code, second.stderr()).not.toBe(0);
+      expect(lines(second.stderr())).toHaveLength(1);
       expect(second.stderr()).toContain("already in use by another running Kept instance");
       expect(second.stderr()).toContain(`KEPT_DATA_DIR=${dataDir}`);
       expect(second.stderr()).not.toMatch(STACK_FRAME);

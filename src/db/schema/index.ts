@@ -1,4 +1,5 @@
 export * from "./auth.js";
+export * from "./boundaries.js";
 export * from "./commitments.js";
 export * from "./history.js";
 export * from "./pairs.js";

@@ -3,9 +3,9 @@ import type { Clock } from "../../clock.js";
 import type { Db, Executor } from "../../db/client.js";
 import type { AccessHook } from "../../http/hooks.js";
 import type { RunWrite } from "../../http/idempotency.js";
-import { type Sweeper, sweepPerPair } from "../../sweep.js";
+import { type SweepTask, sweepPerPair } from "../../sweep.js";
 import type { HistoryService } from "../history/index.js";
-import type { PairsService } from "../pairs/index.js";
+import type { PairEndingHandler, PairsService } from "../pairs/index.js";
 import { commitmentsRoutes } from "./commitments.routes.js";
 import { createCommitmentsService } from "./commitments.service.js";
 import { requestsRoutes } from "./requests.routes.js";
@@ -21,15 +21,14 @@ export type CommitmentsModuleOptions = {
   pairs: PairsService;
   history: Pick<HistoryService, "append">;
   runWrite: RunWrite;
-  sweeper: Sweeper;
   confirmationWindowHours: number;
   seriesHorizonDays: number;
   timeZoneOf: (userId: string, executor: Executor) => Promise<string>;
 };
 
 /**
- * Commitments, their follow-through, recurring series and requests. Registers its
- * sweep tasks and its part of the leaving rule.
+ * Commitments, their follow-through, recurring series and requests. Answers
+ * its sweep tasks and its part of the leaving rule for app.ts to wire.
  */
 export function createCommitmentsModule(options: CommitmentsModuleOptions) {
   const { db, pairs } = options;
@@ -49,25 +48,27 @@ export function createCommitmentsModule(options: CommitmentsModuleOptions) {
   });
   const requests = createRequestsService({ ...work, commitments: service });
 
-  // Leaving: series ended, pending requests cancelled, open commitments
-  // withdrawn (their proposals cancelled first).
-  pairs.onPairEnding(async (tx, { pairId, actorId }) => {
+  // This module's part of the leaving rule: series ended, pending requests
+  // cancelled, open commitments withdrawn (their proposals cancelled first).
+  const endForPair: PairEndingHandler = async (tx, { pairId, actorId }) => {
     await series.endAll(tx, pairId, actorId);
     await requests.cancelPending(tx, pairId, actorId);
     await service.withdrawOpen(tx, { pairId }, "pair_ended", actorId);
-  });
+  };
 
   // Expiries first: a proposal expires at the original time, before that time can lapse.
-  options.sweeper.register({ name: "rescheduleExpiries", run: (now) => service.expireReschedules(now) });
-  options.sweeper.register({ name: "requestExpiries", run: (now) => requests.expire(now) });
-  options.sweeper.register({ name: "lapses", run: (now) => service.lapse(now) });
-  options.sweeper.register({ name: "autoConfirmations", run: (now) => service.autoConfirm(now) });
-  options.sweeper.register({ name: "seriesOccurrences", run: (now) => series.extend(now) });
+  const sweepTasks: SweepTask[] = [
+    { name: "rescheduleExpiries", run: (now) => service.expireReschedules(now) },
+    { name: "requestExpiries", run: (now) => requests.expire(now) },
+    { name: "lapses", run: (now) => service.lapse(now) },
+    { name: "autoConfirmations", run: (now) => service.autoConfirm(now) },
+    { name: "seriesOccurrences", run: (now) => series.extend(now) },
+  ];
 
   const plugin = async (app: FastifyInstance, routeOptions: { requireMember: AccessHook }) => {
     await app.register(commitmentsRoutes, { commitments: service, runWrite: options.runWrite, ...routeOptions });
     await app.register(requestsRoutes, { requests, runWrite: options.runWrite, ...routeOptions });
     await app.register(seriesRoutes, { series, runWrite: options.runWrite, ...routeOptions });
   };
-  return { service, requests, plugin };
+  return { service, requests, endForPair, sweepTasks, plugin };
 }
