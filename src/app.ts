@@ -2,6 +2,7 @@ import cors from "@fastify/cors";
 import helmet from "@fastify/helmet";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
+import websocket from "@fastify/websocket";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import {
   jsonSchemaTransform,
@@ -33,6 +34,7 @@ import { createBoundariesModule } from "./modules/boundaries/index.js";
 import { createCommitmentsModule } from "./modules/commitments/index.js";
 import { createHistoryModule } from "./modules/history/index.js";
 import { createPairsModule } from "./modules/pairs/index.js";
+import { createRealtimeModule } from "./modules/realtime/index.js";
 import { createSweeper, type Sweeper } from "./sweep.js";
 
 export type AppOptions = {
@@ -124,6 +126,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     transformObject: jsonSchemaTransformObject,
   });
   await app.register(swaggerUi, { routePrefix: "/docs", staticCSP: true });
+  // Before any route, so it can intercept upgrades; frames over 64 KiB close the socket with 1009.
+  await app.register(websocket, {
+    options: { maxPayload: 64 * 1024 },
+    preClose(done) {
+      for (const client of this.websocketServer.clients) client.close(1001, "server shutting down");
+      this.websocketServer.close(() => done());
+    },
+  });
   app.get("/openapi.json", { schema: { hide: true }, config: { rateLimit: "none" } }, async () => app.swagger());
 
   const limiter = createRateLimiter(db, clock);
@@ -150,7 +160,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     loginFailuresPerAccount: config.rateLimits.loginFailuresPerAccount,
     activePairOf: (userId, executor) => pairs.service.activePairOf(userId, executor),
     onProfileChanged: (tx, userId, fields) => pairs.service.recordMemberUpdate(tx, userId, fields),
-    onLoginsEnded: () => {},
+    onLoginsEnded: (userId, familyIds) => void realtime.endLogins(userId, familyIds),
   });
   const pairs = createPairsModule({
     db,
@@ -179,16 +189,34 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     history: history.service,
     runWrite,
   });
+  const realtime = createRealtimeModule({
+    db,
+    clock,
+    logger,
+    connectionString: database.url,
+    history: history.service,
+    auth: auth.service,
+    activePairOf: (userId) => pairs.service.activePairOf(userId),
+    corsOrigins: config.corsOrigins,
+    maxStreamsPerUser: config.stream.maxPerUser,
+    maxBufferedBytes: config.stream.maxBufferedBytes,
+    heartbeatMs: config.stream.heartbeatMs,
+    catchUpMs: config.stream.catchUpMs,
+  });
   // The leaving rule, module by module, inside the leave transaction.
   pairs.service.onPairEnding(commitments.endForPair);
   pairs.service.onPairEnding(boundaries.service.endForPair);
-  for (const task of [...commitments.sweepTasks, ...boundaries.sweepTasks]) sweeper.register(task);
+  for (const task of [...commitments.sweepTasks, ...boundaries.sweepTasks, ...realtime.sweepTasks]) {
+    sweeper.register(task);
+  }
 
   await app.register(auth.plugin);
   await app.register(pairs.plugin);
   await app.register(history.plugin, { requireMember: pairs.requireMember });
   await app.register(commitments.plugin, { requireMember: pairs.requireMember });
   await app.register(boundaries.plugin, { requireMember: pairs.requireMember });
+  await app.register(realtime.plugin);
+  app.decorate("realtimeStats", () => ({ ...realtime.hub.stats }));
   await app.register(healthRoutes, { pool });
 
   sweeper.register({ name: "idempotencyKeys", run: (now) => pruneIdempotencyKeys(db, now) });

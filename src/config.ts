@@ -39,6 +39,10 @@ const environmentSchema = z.object({
   KEPT_INVITE_TTL_HOURS: positiveInt(24 * 30).default(72),
   KEPT_CONFIRMATION_WINDOW_HOURS: positiveInt(24 * 365).default(72),
   KEPT_SERIES_HORIZON_DAYS: positiveInt(365).default(14),
+  KEPT_STREAM_MAX_PER_USER: positiveInt(1000).default(5),
+  KEPT_STREAM_MAX_BUFFER_BYTES: positiveInt(1 << 30).default(1 << 20),
+  KEPT_STREAM_HEARTBEAT_MS: positiveInt(3_600_000).default(30_000),
+  KEPT_STREAM_CATCH_UP_MS: positiveInt(3_600_000).default(5_000),
   KEPT_PASSWORD_HASH_CONCURRENCY: positiveInt(64).default(4),
   KEPT_PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(10_000).default(64),
   KEPT_RATE_LIMIT_PER_MINUTE: positiveInt(1_000_000).default(600),
@@ -75,6 +79,7 @@ export type Config = {
   inviteTtlHours: number;
   confirmationWindowHours: number;
   seriesHorizonDays: number;
+  stream: { maxPerUser: number; maxBufferedBytes: number; heartbeatMs: number; catchUpMs: number };
   passwords: { concurrency: number; queue: number };
   rateLimits: { perMinute: number; authPerMinute: number; loginFailuresPerAccount: number };
   bodyLimitBytes: number;
@@ -115,6 +120,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     inviteTtlHours: e.KEPT_INVITE_TTL_HOURS,
     confirmationWindowHours: e.KEPT_CONFIRMATION_WINDOW_HOURS,
     seriesHorizonDays: e.KEPT_SERIES_HORIZON_DAYS,
+    stream: {
+      maxPerUser: e.KEPT_STREAM_MAX_PER_USER,
+      maxBufferedBytes: e.KEPT_STREAM_MAX_BUFFER_BYTES,
+      heartbeatMs: e.KEPT_STREAM_HEARTBEAT_MS,
+      catchUpMs: e.KEPT_STREAM_CATCH_UP_MS,
+    },
     passwords: { concurrency: e.KEPT_PASSWORD_HASH_CONCURRENCY, queue: e.KEPT_PASSWORD_HASH_QUEUE },
     rateLimits: {
       perMinute: e.KEPT_RATE_LIMIT_PER_MINUTE,

@@ -1,51 +1,38 @@
+import type { FastifyInstance } from "fastify";
 import { buildApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { connectDatabase } from "./db/client.js";
-import { EmbeddedPostgresError, startEmbeddedPostgres } from "./db/embedded.js";
+import { connectDatabase, type Database } from "./db/client.js";
+import { type EmbeddedPostgres, EmbeddedPostgresError, startEmbeddedPostgres } from "./db/embedded.js";
 import { migrateWithLock } from "./db/migrate.js";
 import { createLogger } from "./logger.js";
 import { loadOrCreateKeyFile, parsePrivateKeys } from "./modules/auth/index.js";
+
+/** One line on stderr and exit 1: for failures a person must fix (configuration, data folder). */
+function stop(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
 
 /** Reads the configuration, starts (or connects to) PostgreSQL, migrates, serves, and shuts down in order. */
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig();
+    // A bad key is a configuration error too: refuse it before starting anything.
+    if (config.jwt.privateKeysJson) parsePrivateKeys(config.jwt.privateKeysJson, "KEPT_JWT_PRIVATE_KEYS");
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(1);
-    }
+    if (error instanceof ConfigError || (error instanceof Error && error.message.startsWith("Invalid configuration")))
+      stop(error.message);
     throw error;
   }
   const logger = createLogger(config.logLevel);
 
-  const embedded = config.databaseUrl
-    ? undefined
-    : await startEmbeddedPostgres({ dataDir: config.dataDir, logger }).catch((error: unknown) => {
-        if (error instanceof EmbeddedPostgresError) {
-          process.stderr.write(`${error.message}\n`);
-          process.exit(1);
-        }
-        throw error;
-      });
-  const databaseUrl = config.databaseUrl ?? (embedded?.url as string);
-  if (embedded) logger.info({ dataDir: config.dataDir }, "embedded PostgreSQL started");
-
-  const database = connectDatabase({ url: databaseUrl, logger, ...config.database });
-  if (config.migrateOnStart) {
-    await migrateWithLock(database.pool);
-    logger.info("migrations applied");
-  }
-
-  const signingKeys = config.jwt.privateKeysJson
-    ? parsePrivateKeys(config.jwt.privateKeysJson, "KEPT_JWT_PRIVATE_KEYS")
-    : await loadOrCreateKeyFile(config.dataDir);
-
-  const app = await buildApp({ config, database, signingKeys, logger });
-  await app.listen({ port: config.port, host: config.host });
-  app.sweeper.start(config.sweepIntervalMs);
-
+  // Whatever has started so far, stopped in reverse order. Signal handlers
+  // are in place from the start, so a SIGTERM during start-up never leaves
+  // the embedded PostgreSQL running.
+  let embedded: EmbeddedPostgres | undefined;
+  let database: Database | undefined;
+  let app: FastifyInstance | undefined;
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -58,9 +45,9 @@ async function main(): Promise<void> {
     deadline.unref();
     try {
       // Stop accepting, let in-flight requests finish, close sockets; then the pool; then the server.
-      await app.sweeper.stop();
-      await app.close();
-      await database.close();
+      await app?.sweeper.stop();
+      await app?.close();
+      await database?.close();
       await embedded?.stop();
       logger.info("stopped");
       process.exit(0);
@@ -71,6 +58,29 @@ async function main(): Promise<void> {
   };
   process.once("SIGINT", () => void shutdown("SIGINT"));
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
+
+  if (!config.databaseUrl) {
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, logger }).catch((error: unknown) => {
+      if (error instanceof EmbeddedPostgresError) stop(error.message);
+      throw error;
+    });
+    logger.info({ dataDir: config.dataDir }, "embedded PostgreSQL started");
+  }
+  const databaseUrl = config.databaseUrl ?? (embedded?.url as string);
+  database = connectDatabase({ url: databaseUrl, logger, ...config.database });
+  if (config.migrateOnStart) {
+    await migrateWithLock(database.pool);
+    logger.info("migrations applied");
+  }
+
+  const signingKeys = config.jwt.privateKeysJson
+    ? parsePrivateKeys(config.jwt.privateKeysJson, "KEPT_JWT_PRIVATE_KEYS")
+    : await loadOrCreateKeyFile(config.dataDir);
+
+  app = await buildApp({ config, database, signingKeys, logger });
+  if (stopping) return;
+  await app.listen({ port: config.port, host: config.host });
+  app.sweeper.start(config.sweepIntervalMs);
 }
 
 main().catch((error: unknown) => {

@@ -20,6 +20,7 @@ export type DatabaseOptions = {
 
 export type Database = {
   db: Db;
+  url: string;
   pool: pg.Pool;
   close(): Promise<void>;
 };
@@ -43,6 +44,7 @@ export function connectDatabase(options: DatabaseOptions): Database {
   let closed = false;
   return {
     db,
+    url: options.url,
     pool,
     async close() {
       if (closed) return;

@@ -4,3 +4,4 @@ export * from "./commitments.js";
 export * from "./history.js";
 export * from "./pairs.js";
 export * from "./platform.js";
+export * from "./realtime.js";

@@ -195,6 +195,14 @@ export function createAuthService(deps: AuthServiceDeps) {
      */
     async authenticate(token: string): Promise<Principal> {
       const principal = await accessTokens.verify(token);
+      if (!(await this.loginIsLive(principal))) {
+        throw new AppError("UNAUTHENTICATED", "This login has ended; sign in again");
+      }
+      return principal;
+    },
+
+    /** The login (refresh family) is not revoked and its account not deleted. */
+    async loginIsLive(principal: Principal): Promise<boolean> {
       const [live] = await db
         .select({ id: refreshFamilies.id })
         .from(refreshFamilies)
@@ -207,8 +215,7 @@ export function createAuthService(deps: AuthServiceDeps) {
             isNull(users.deletedAt),
           ),
         );
-      if (!live) throw new AppError("UNAUTHENTICATED", "This login has ended; sign in again");
-      return principal;
+      return live !== undefined;
     },
 
     async getMe(principal: Principal): Promise<User> {

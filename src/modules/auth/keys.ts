@@ -67,6 +67,12 @@ export async function loadOrCreateKeyFile(dataDir: string): Promise<PrivateJwk[]
   if (existsSync(file)) return parsePrivateKeys(await readFile(file, "utf8"), file);
   await mkdir(dataDir, { recursive: true });
   const keys = [await generatePrivateJwk()];
-  await writeFile(file, `${JSON.stringify(keys)}\n`, { mode: 0o600, flag: "wx" });
+  try {
+    await writeFile(file, `${JSON.stringify(keys)}\n`, { mode: 0o600, flag: "wx" });
+  } catch (error) {
+    // Another instance sharing the folder wrote it first: use theirs.
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return parsePrivateKeys(await readFile(file, "utf8"), file);
+    throw error;
+  }
   return keys;
 }

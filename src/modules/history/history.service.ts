@@ -23,6 +23,8 @@ export type NewEvent = {
 export type EventQuery = { after: number; limit: number; types?: string[] | undefined; subjectId?: string | undefined };
 
 export const CHECKPOINT_TYPE = "kept-checkpoint+jws";
+/** The PostgreSQL notification channel that wakes stream hubs: payload `{pairId, seq}`. */
+export const EVENTS_CHANNEL = "kept_events";
 const VERIFY_BATCH = 1000;
 
 type EventRow = typeof events.$inferSelect;
@@ -67,6 +69,9 @@ export function createHistoryService({ db, clock, keys }: HistoryServiceDeps) {
       const fields = { ...event, seq: head.seq, occurredAt: clock.now() };
       const hash = chainHash(head.prevHash, fields);
       const row = { ...fields, prevHash: head.prevHash, hash };
+      // One round trip: the event, the chain head, and the wake-up call for
+      // every instance's stream hub (delivered by PostgreSQL only if this
+      // transaction commits). It carries ids only; hubs read the event itself.
       await tx.execute(sql`
         WITH appended AS (
           INSERT INTO events (pair_id, seq, type, actor_id, subject_type, subject_id, payload, occurred_at, prev_hash, hash)
@@ -74,7 +79,9 @@ export function createHistoryService({ db, clock, keys }: HistoryServiceDeps) {
                   ${JSON.stringify(row.payload)}::jsonb, ${row.occurredAt.toISOString()}::timestamptz, ${row.prevHash}, ${hash})
           RETURNING seq
         )
-        UPDATE event_heads SET head_hash = ${hash} WHERE pair_id = ${row.pairId} AND last_seq = (SELECT seq FROM appended)`);
+        UPDATE event_heads SET head_hash = ${hash}
+        FROM (SELECT pg_notify(${EVENTS_CHANNEL}, ${JSON.stringify({ pairId: row.pairId, seq: row.seq })})) AS wake
+        WHERE pair_id = ${row.pairId} AND last_seq = (SELECT seq FROM appended)`);
       return toEvent(row);
     },
 
@@ -100,6 +107,16 @@ export function createHistoryService({ db, clock, keys }: HistoryServiceDeps) {
         .from(eventHeads)
         .where(eq(eventHeads.pairId, pairId));
       return head ?? { seq: 0, hash: GENESIS_HASH };
+    },
+
+    /** The latest seq of each pair (0 when it has none), for hubs catching up. */
+    async heads(pairIds: string[]): Promise<Map<string, number>> {
+      if (pairIds.length === 0) return new Map();
+      const rows = await db
+        .select({ pairId: eventHeads.pairId, seq: eventHeads.lastSeq })
+        .from(eventHeads)
+        .where(inArray(eventHeads.pairId, pairIds));
+      return new Map(rows.map((r) => [r.pairId, r.seq]));
     },
 
     /**

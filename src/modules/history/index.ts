@@ -7,7 +7,7 @@ import { createHistoryService } from "./history.service.js";
 
 export { canonicalEvent, chainHash, GENESIS_HASH } from "./chain.js";
 export type { PairEvent } from "./history.schemas.js";
-export { CHECKPOINT_TYPE, type HistoryService, type NewEvent } from "./history.service.js";
+export { CHECKPOINT_TYPE, EVENTS_CHANNEL, type HistoryService, type NewEvent } from "./history.service.js";
 
 /** The event log: every module appends through `service.append`; routes read, verify and sign it. */
 export function createHistoryModule(options: { db: Db; clock: Clock; keys: KeyRing }) {

@@ -1,0 +1,241 @@
+import type { Logger } from "pino";
+import type { WebSocket } from "ws";
+import type { PairEvent } from "../history/index.js";
+import { type ClientMessage, clientMessageSchema, closeCodes, type ServerMessage } from "./realtime.schemas.js";
+
+/** What the hub needs from the event log. */
+export type EventSource = {
+  list(
+    pairId: string,
+    query: { after: number; limit: number },
+  ): Promise<{ data: PairEvent[]; nextCursor: string | null }>;
+  heads(pairIds: string[]): Promise<Map<string, number>>;
+};
+
+export type HubOptions = {
+  events: EventSource;
+  logger: Logger;
+  /** Past this many bytes waiting in a socket's send buffer, the consumer is too slow and is closed. */
+  maxBufferedBytes: number;
+  heartbeatMs: number;
+};
+
+type Connection = {
+  socket: WebSocket;
+  userId: string;
+  familyId: string;
+  pairId: string;
+  /** The last seq this socket has been sent; every delivery is "what comes after". */
+  cursor: number;
+  /** Set once `hello` is out: nothing is sent before it. */
+  ready: boolean;
+  alive: boolean;
+  closing: boolean;
+};
+
+type PairChannel = { connections: Set<Connection>; pumping: boolean; dirty: boolean };
+
+const PAGE = 200;
+
+/**
+ * The stream hub of one instance. The database is the source of truth: a
+ * notification (or a resume, or a catch-up tick) only wakes a pair's pump,
+ * which reads the events after the lowest cursor among that pair's sockets
+ * and sends each socket what lies beyond its own cursor, in seq order. So
+ * replay and live delivery are one mechanism, and nothing is sent twice or
+ * skipped at the seam between them.
+ */
+export function createHub(options: HubOptions) {
+  const { events, logger } = options;
+  const channels = new Map<string, PairChannel>();
+  const byUser = new Map<string, Set<Connection>>();
+  const stats = { closedTooSlow: 0, terminatedDead: 0, delivered: 0 };
+
+  const send = (connection: Connection, message: ServerMessage | string) => {
+    connection.socket.send(typeof message === "string" ? message : JSON.stringify(message));
+  };
+
+  function close(connection: Connection, code: number, reason: string): void {
+    if (connection.closing) return;
+    connection.closing = true;
+    connection.socket.close(code, reason);
+    // A peer that stops reading never completes the closing handshake.
+    setTimeout(() => connection.socket.terminate(), 5_000).unref();
+  }
+
+  function channelOf(pairId: string): PairChannel {
+    let channel = channels.get(pairId);
+    if (!channel) {
+      channel = { connections: new Set(), pumping: false, dirty: false };
+      channels.set(pairId, channel);
+    }
+    return channel;
+  }
+
+  async function pump(pairId: string): Promise<void> {
+    const channel = channels.get(pairId);
+    if (!channel) return;
+    if (channel.pumping) {
+      channel.dirty = true;
+      return;
+    }
+    channel.pumping = true;
+    try {
+      do {
+        channel.dirty = false;
+        const ready = [...channel.connections].filter((c) => c.ready && !c.closing);
+        if (ready.length === 0) break;
+        const after = Math.min(...ready.map((c) => c.cursor));
+        const page = await events.list(pairId, { after, limit: PAGE });
+        for (const event of page.data) {
+          const frame = JSON.stringify({ type: "event", event } satisfies ServerMessage);
+          for (const connection of ready) {
+            if (connection.closing || event.seq <= connection.cursor) continue;
+            send(connection, frame);
+            connection.cursor = event.seq;
+            stats.delivered++;
+            if (event.type === "pair.ended") close(connection, closeCodes.pairEnded, "the pair has ended");
+            else if (connection.socket.bufferedAmount > options.maxBufferedBytes) {
+              stats.closedTooSlow++;
+              close(connection, closeCodes.tooSlow, `too slow: reconnect with after=${connection.cursor}`);
+            }
+          }
+        }
+        if (page.nextCursor !== null) channel.dirty = true;
+      } while (channel.dirty);
+    } catch (error) {
+      // The database is away: the catch-up tick or the listener's reconnect wakes this pair again.
+      logger.warn({ err: error, pairId }, "stream delivery failed; will catch up");
+    } finally {
+      channel.pumping = false;
+    }
+  }
+
+  function remove(connection: Connection): void {
+    const channel = channels.get(connection.pairId);
+    channel?.connections.delete(connection);
+    if (channel && channel.connections.size === 0) channels.delete(connection.pairId);
+    const mine = byUser.get(connection.userId);
+    mine?.delete(connection);
+    if (mine && mine.size === 0) byUser.delete(connection.userId);
+  }
+
+  function onMessage(connection: Connection, data: Buffer, isBinary: boolean): void {
+    let message: ClientMessage;
+    try {
+      const parsed = clientMessageSchema.safeParse(isBinary ? undefined : JSON.parse(data.toString("utf8")));
+      if (!parsed.success) throw new Error(parsed.error.issues[0]?.message ?? "invalid");
+      message = parsed.data;
+    } catch (error) {
+      send(connection, {
+        type: "error",
+        code: "INVALID_MESSAGE",
+        message: `Send JSON text frames {type: "resume", after} or {type: "ping"} (${(error as Error).message})`,
+      });
+      return;
+    }
+    if (message.type === "ping") send(connection, { type: "pong" });
+    else {
+      connection.cursor = message.after;
+      void pump(connection.pairId);
+    }
+  }
+
+  const heartbeat = setInterval(() => {
+    for (const channel of channels.values()) {
+      for (const connection of channel.connections) {
+        if (!connection.alive) {
+          stats.terminatedDead++;
+          connection.socket.terminate();
+          continue;
+        }
+        connection.alive = false;
+        connection.socket.ping();
+      }
+    }
+  }, options.heartbeatMs);
+  heartbeat.unref();
+
+  return {
+    stats,
+
+    connectionsOf(userId: string): number {
+      return byUser.get(userId)?.size ?? 0;
+    },
+
+    /**
+     * Takes a freshly upgraded socket. Handlers are attached at once (so no
+     * frame is missed); `hello` goes out once the pair's head is read, then
+     * the replay (with `after`) and live events follow from the same pump.
+     */
+    async attach(socket: WebSocket, subject: { userId: string; familyId: string; pairId: string; after?: number }) {
+      const connection: Connection = {
+        socket,
+        userId: subject.userId,
+        familyId: subject.familyId,
+        pairId: subject.pairId,
+        cursor: 0,
+        ready: false,
+        alive: true,
+        closing: false,
+      };
+      channelOf(subject.pairId).connections.add(connection);
+      const mine = byUser.get(subject.userId) ?? new Set();
+      mine.add(connection);
+      byUser.set(subject.userId, mine);
+      socket.on("message", (data: Buffer, isBinary: boolean) => onMessage(connection, data, isBinary));
+      socket.on("pong", () => {
+        connection.alive = true;
+      });
+      socket.on("close", () => remove(connection));
+      socket.on("error", (error) => logger.debug({ err: error }, "stream socket error"));
+      try {
+        const lastSeq = (await events.heads([subject.pairId])).get(subject.pairId) ?? 0;
+        if (connection.closing || socket.readyState !== socket.OPEN) return;
+        send(connection, { type: "hello", userId: subject.userId, pairId: subject.pairId, lastSeq });
+        connection.cursor = subject.after ?? lastSeq;
+        connection.ready = true;
+        await pump(subject.pairId);
+      } catch (error) {
+        logger.warn({ err: error }, "stream could not start");
+        close(connection, closeCodes.internal, "could not start; reconnect");
+      }
+    },
+
+    /** A notification: something was committed in this pair. */
+    wake(pairId: string): void {
+      if (channels.has(pairId)) void pump(pairId);
+    },
+
+    /** After a lost listener, or on a timer: every local pair whose head moved past a socket is pumped. */
+    async catchUp(): Promise<void> {
+      const pairIds = [...channels.keys()];
+      if (pairIds.length === 0) return;
+      const heads = await events.heads(pairIds);
+      for (const pairId of pairIds) {
+        const channel = channels.get(pairId);
+        const behind = channel && [...channel.connections].some((c) => c.ready && c.cursor < (heads.get(pairId) ?? 0));
+        if (behind) void pump(pairId);
+      }
+    },
+
+    /** Logout, password change or deletion: those logins' sockets close (all of the user's with "all"). */
+    endLogins(userId: string, familyIds: string[] | "all"): void {
+      for (const connection of byUser.get(userId) ?? []) {
+        if (familyIds === "all" || familyIds.includes(connection.familyId)) {
+          close(connection, closeCodes.signedOut, "signed out");
+        }
+      }
+    },
+
+    /** Shutdown: every socket is told the server is going away (1001), so clients reconnect elsewhere. */
+    closeAll(): void {
+      clearInterval(heartbeat);
+      for (const channel of channels.values()) {
+        for (const connection of channel.connections) close(connection, closeCodes.goingAway, "server shutting down");
+      }
+    },
+  };
+}
+
+export type Hub = ReturnType<typeof createHub>;
