@@ -148,7 +148,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Modules, in dependency order. Late-bound arrows break the one cycle:
   // auth shows `activePairId`, pairs show members' names.
   const keys = await keyRingFrom(options.signingKeys);
-  const history = createHistoryModule({ db, clock, keys });
+  const history = createHistoryModule({ db, clock, keys, logger });
   const auth = createAuthModule({
     db,
     clock,

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "./clock.js";
 import type { Db, Tx } from "./db/client.js";
+import { inTransaction } from "./db/transaction.js";
 
 /**
  * Time-based work (expiries, housekeeping, later lapses and
@@ -70,7 +71,7 @@ export async function sweepPerPair<C extends { pairId: string }>(
 ): Promise<number> {
   let changed = 0;
   for (const candidate of candidates) {
-    const done = await db.transaction(async (tx) =>
+    const done = await inTransaction(db, async (tx) =>
       (await lockActivePair(tx, candidate.pairId)) ? work(tx, candidate) : false,
     );
     if (done) changed++;

@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Clock } from "../clock.js";
 import type { Db, Tx } from "../db/client.js";
 import { idempotencyKeys } from "../db/schema/index.js";
+import { inTransaction } from "../db/transaction.js";
 import { AppError } from "../errors/app-error.js";
 
 export const IDEMPOTENCY_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -55,7 +56,7 @@ export function createWriteRunner(db: Db, clock: Clock): RunWrite {
     const userId = key ? request.user?.id : undefined;
     const fingerprint = userId ? fingerprintOf(request) : "";
 
-    const outcome = await db.transaction(async (tx) => {
+    const outcome = await inTransaction(db, async (tx) => {
       if (key && userId) {
         const [lock] = (
           await tx.execute<{ locked: boolean }>(

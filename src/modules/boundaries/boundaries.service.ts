@@ -7,6 +7,7 @@ import { AppError, notFound } from "../../errors/app-error.js";
 import { assertVersion } from "../../http/etag.js";
 import { decodeCursor, type Page, pageOf } from "../../http/pagination.js";
 import { isUuid, uuidv7 } from "../../ids.js";
+import { sweepPerPair } from "../../sweep.js";
 import type { HistoryService } from "../history/index.js";
 import type { PairEndingHandler, PairsService } from "../pairs/index.js";
 import { type BoundaryAction, type BoundaryState, decide } from "./boundaries.machine.js";
@@ -316,16 +317,10 @@ export function createBoundariesService(deps: BoundariesServiceDeps) {
     candidates: { pairId: string; id: string }[],
     work: (tx: Tx, locked: Locked) => Promise<boolean>,
   ): Promise<number> {
-    let changed = 0;
-    for (const candidate of candidates) {
-      const done = await db.transaction(async (tx) => {
-        if (!(await pairs.lockActivePair(tx, candidate.pairId))) return false;
-        const locked = await lockRow(tx, candidate.pairId, candidate.id, "skip");
-        return locked ? work(tx, locked) : false;
-      });
-      if (done) changed++;
-    }
-    return changed;
+    return sweepPerPair(db, pairs.lockActivePair, candidates, async (tx, candidate) => {
+      const locked = await lockRow(tx, candidate.pairId, candidate.id, "skip");
+      return locked ? work(tx, locked) : false;
+    });
   }
 
   const candidateColumns = { pairId: boundaries.pairId, id: boundaries.id };

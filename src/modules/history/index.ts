@@ -1,3 +1,4 @@
+import type { Logger } from "pino";
 import type { Clock } from "../../clock.js";
 import type { Db } from "../../db/client.js";
 import type { AccessHook } from "../../http/hooks.js";
@@ -10,7 +11,7 @@ export type { PairEvent } from "./history.schemas.js";
 export { CHECKPOINT_TYPE, EVENTS_CHANNEL, type HistoryService, type NewEvent } from "./history.service.js";
 
 /** The event log: every module appends through `service.append`; routes read, verify and sign it. */
-export function createHistoryModule(options: { db: Db; clock: Clock; keys: KeyRing }) {
+export function createHistoryModule(options: { db: Db; clock: Clock; keys: KeyRing; logger: Logger }) {
   const service = createHistoryService(options);
   const plugin = async (app: Parameters<typeof historyRoutes>[0], routeOptions: { requireMember: AccessHook }) => {
     await app.register(historyRoutes, { history: service, requireMember: routeOptions.requireMember });
