@@ -43,6 +43,10 @@ describe("the OpenAPI document", () => {
       ]),
     );
     expect(body.components.schemas.Problem.properties.code).toBeDefined();
+    // The WebSocket protocol's messages are published too.
+    expect(Object.keys(body.components.schemas)).toEqual(
+      expect.arrayContaining(["StreamServerMessage", "StreamClientMessage", "Event"]),
+    );
     expect(body.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
   });
 

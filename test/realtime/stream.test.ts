@@ -129,6 +129,22 @@ describe("admission, before the upgrade", () => {
     expect(response.body.code).toBe("UPGRADE_REQUIRED");
   });
 
+  it("binds a stream to the caller's own pair: another pair's events never reach it", async () => {
+    const mine = await linkPair(t);
+    const theirs = await linkPair(t);
+    const stranger = await connect(theirs.joiner);
+    const member = await connect(mine.joiner);
+    await Promise.all([stranger.waitFor((m) => m.type === "hello"), member.waitFor((m) => m.type === "hello")]);
+    expect(stranger.messages[0]).toMatchObject({ pairId: theirs.pairId });
+    await rename(mine.inviter, "Private");
+    await member.waitFor(isEvent(2));
+    // A later event of the stranger's own pair arrives; nothing of the other pair came before it.
+    await rename(theirs.inviter, "Theirs");
+    const own = await stranger.waitFor(isEvent(2));
+    expect((own.event as { pairId: string }).pairId).toBe(theirs.pairId);
+    expect(stranger.messages.filter((m) => m.type === "event")).toHaveLength(1);
+  });
+
   it("never logs tickets", async () => {
     expect(t.logs.join("")).not.toMatch(/ticket=[A-Za-z0-9_-]{20,}/);
   });
