@@ -1,18 +1,7 @@
 import { sql } from "drizzle-orm";
-import {
-  foreignKey,
-  index,
-  integer,
-  pgTable,
-  primaryKey,
-  text,
-  timestamp,
-  uniqueIndex,
-  uuid,
-} from "drizzle-orm/pg-core";
+import { foreignKey, index, integer, pgTable, primaryKey, text, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { instant } from "./columns.js";
 import { pairs } from "./pairs.js";
-
-const instant = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
 export const boundaryCategories = ["communication", "finances", "social", "privacy", "space", "other"] as const;
 export const boundaryStatuses = ["proposed", "agreed", "declined", "cancelled", "withdrawn", "ended"] as const;

@@ -1,9 +1,8 @@
 import { sql } from "drizzle-orm";
-import { boolean, index, integer, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { boolean, index, integer, pgTable, text, uuid } from "drizzle-orm/pg-core";
 import { users } from "./auth.js";
+import { instant } from "./columns.js";
 import { pairs } from "./pairs.js";
-
-const instant = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
 export const commitmentStatuses = ["open", "reported", "confirmed", "disputed", "lapsed", "withdrawn"] as const;
 export const commitmentCategories = [

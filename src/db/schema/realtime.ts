@@ -1,8 +1,7 @@
-import { index, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { index, pgTable, text, uuid } from "drizzle-orm/pg-core";
 import { users } from "./auth.js";
+import { instant } from "./columns.js";
 import { pairs } from "./pairs.js";
-
-const instant = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
 /** Single-use tickets that let a browser open the stream without putting a token in a URL. */
 export const streamTickets = pgTable(
