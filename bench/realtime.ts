@@ -19,7 +19,7 @@ import path from "node:path";
 import { SignJWT } from "jose";
 import pg from "pg";
 import pino from "pino";
-import WebSocket, { WebSocketServer } from "ws";
+import WebSocket from "ws";
 import { freePort, startEmbeddedPostgres } from "../src/db/embedded.js";
 import { migrateWithLock } from "../src/db/migrate.js";
 import { generatePrivateJwk, keyRingFrom } from "../src/modules/auth/index.js";
