@@ -31,7 +31,7 @@ import {
 } from "./modules/auth/index.js";
 import { createBoundariesModule } from "./modules/boundaries/index.js";
 import { createCommitmentsModule } from "./modules/commitments/index.js";
-import { createHistoryModule } from "./modules/history/index.js";
+import { createConsistencyModule, createHistoryModule } from "./modules/history/index.js";
 import { createPairsModule } from "./modules/pairs/index.js";
 import { createSweeper, type Sweeper } from "./sweep.js";
 
@@ -183,12 +183,26 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   pairs.service.onPairEnding(commitments.endForPair);
   pairs.service.onPairEnding(boundaries.service.endForPair);
   for (const task of [...commitments.sweepTasks, ...boundaries.sweepTasks]) sweeper.register(task);
+  // Read models over the commitments' and boundaries' own queries.
+  const consistency = createConsistencyModule({
+    clock,
+    sources: {
+      membership: (pairId, executor) => pairs.service.membership(pairId, executor),
+      timeZones: async (userIds) =>
+        new Map([...(await auth.service.publicProfiles(userIds))].map(([id, p]) => [id, p.timeZone])),
+      commitmentFigures: commitments.figures.figuresFor,
+      commitmentBuckets: commitments.figures.bucketsFor,
+      boundaryFigures: boundaries.service.figuresFor,
+      inbox: [commitments.figures.inboxFor, boundaries.service.inboxFor],
+    },
+  });
 
   await app.register(auth.plugin);
   await app.register(pairs.plugin);
   await app.register(history.plugin, { requireMember: pairs.requireMember });
   await app.register(commitments.plugin, { requireMember: pairs.requireMember });
   await app.register(boundaries.plugin, { requireMember: pairs.requireMember });
+  await app.register(consistency.plugin, { requireMember: pairs.requireMember });
   await app.register(healthRoutes, { pool });
 
   sweeper.register({ name: "idempotencyKeys", run: (now) => pruneIdempotencyKeys(db, now) });

@@ -337,9 +337,11 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
     ) =>
       transition(tx, principal, pairId, id, "edit", expected, (row) => {
         const fields = (Object.keys(input) as (keyof UpdateCommitmentInput)[]).filter((f) => input[f] !== row[f]);
+        // A category is a state, not personal text: carried so the figures can be recomputed from the log.
+        const category = fields.includes("category") ? { category: input.category } : {};
         return {
           set: { ...input },
-          events: [{ type: "commitment.updated", actorId: principal.id, payload: { fields } }],
+          events: [{ type: "commitment.updated", actorId: principal.id, payload: { fields, ...category } }],
         };
       }),
 

@@ -300,6 +300,17 @@ export function createPairsService(deps: PairsServiceDeps) {
       });
     },
 
+    /** The pair's members, the one who joined first first, and whether it is active (read models ask this). */
+    async membership(pairId: string, executor: Executor = db): Promise<{ active: boolean; memberIds: string[] }> {
+      const rows = await executor
+        .select({ userId: pairMembers.userId, status: pairs.status })
+        .from(pairMembers)
+        .innerJoin(pairs, eq(pairs.id, pairMembers.pairId))
+        .where(eq(pairMembers.pairId, pairId))
+        .orderBy(pairMembers.joinedAt, pairMembers.userId);
+      return { active: rows[0]?.status === "active", memberIds: rows.map((r) => r.userId) };
+    },
+
     /** The partner of `userId` in a pair (for modules that address "the other one"). */
     async partnerOf(pairId: string, userId: string, executor: Executor = db): Promise<string | null> {
       const [other] = await executor
