@@ -21,6 +21,7 @@ import { createRateLimiter, pruneRateLimitBuckets, registerRateLimits } from "./
 import { requestIdOf } from "./http/request-id.js";
 import { registerRouteFallbacks } from "./http/routing.js";
 import { createLogger } from "./logger.js";
+import { createAccountModule } from "./modules/account/index.js";
 import {
   argon2idHasher,
   boundedHasher,
@@ -196,6 +197,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       inbox: [commitments.figures.inboxFor, boundaries.service.inboxFor],
     },
   });
+  // Export and deletion: every module contributes its part.
+  const account = createAccountModule({
+    db,
+    clock,
+    auth: auth.service,
+    pairs: pairs.service,
+    history: history.service,
+    exportParts: [...commitments.accountData.exportParts, ...boundaries.accountData.exportParts],
+    erasers: [commitments.accountData.eraseWordsOf, boundaries.accountData.eraseWordsOf],
+    publicKeys: keys.jwks,
+    onLoginsEnded: auth.loginsEnded,
+    onPairEnded: pairs.pairEnded,
+  });
 
   await app.register(auth.plugin);
   await app.register(pairs.plugin);
@@ -203,6 +217,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(commitments.plugin, { requireMember: pairs.requireMember });
   await app.register(boundaries.plugin, { requireMember: pairs.requireMember });
   await app.register(consistency.plugin, { requireMember: pairs.requireMember });
+  await app.register(account.plugin);
   await app.register(healthRoutes, { pool });
 
   sweeper.register({ name: "idempotencyKeys", run: (now) => pruneIdempotencyKeys(db, now) });

@@ -13,6 +13,7 @@ export const errorCatalogue = {
     status: 401,
     title: "The refresh token was already used; every session of that login was ended",
   },
+  WRONG_PASSWORD: { status: 403, title: "The password you re-entered is wrong" },
   NOT_FOUND: { status: 404, title: "Not found" },
   INVITE_NOT_FOUND: { status: 404, title: "No invite has this code" },
   ROUTE_NOT_FOUND: { status: 404, title: "No such route" },

@@ -7,6 +7,7 @@ export type CommitmentInput = {
   category?: string;
   dueAt: string;
   graceMinutes?: number;
+  recurrence?: { rrule: string; timeZone?: string };
 };
 
 /** `as` makes a commitment (201); answers its body. */

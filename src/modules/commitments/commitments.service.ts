@@ -72,14 +72,13 @@ export function toCommitment(row: Row): Commitment {
             proposedAt: row.rescheduleProposedAt.toISOString(),
           }
         : null,
-    acknowledgement:
-      row.acknowledgementText && row.acknowledgedAt
-        ? {
-            text: row.acknowledgementText,
-            acknowledgedAt: row.acknowledgedAt.toISOString(),
-            acceptedAt: iso(row.acknowledgementAcceptedAt),
-          }
-        : null,
+    acknowledgement: row.acknowledgedAt
+      ? {
+          text: row.acknowledgementText,
+          acknowledgedAt: row.acknowledgedAt.toISOString(),
+          acceptedAt: iso(row.acknowledgementAcceptedAt),
+        }
+      : null,
     withdrawal:
       row.withdrawnAt && row.withdrawCause
         ? {

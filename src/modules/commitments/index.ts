@@ -6,6 +6,7 @@ import type { RunWrite } from "../../http/idempotency.js";
 import { type SweepTask, sweepPerPair } from "../../sweep.js";
 import type { HistoryService } from "../history/index.js";
 import type { PairEndingHandler, PairsService } from "../pairs/index.js";
+import { eraseWordsOf, exportParts } from "./account-data.js";
 import { commitmentsRoutes } from "./commitments.routes.js";
 import { createCommitmentsService } from "./commitments.service.js";
 import { bucketsFor, figuresFor, inboxFor } from "./figures.js";
@@ -77,5 +78,8 @@ export function createCommitmentsModule(options: CommitmentsModuleOptions) {
     bucketsFor: (pairId: string, ownerId: string, bounds: Date[]) => bucketsFor(db, pairId, ownerId, bounds),
     inboxFor: (pairId: string, userId: string, now: Date) => inboxFor(db, pairId, userId, now),
   };
-  return { service, requests, endForPair, sweepTasks, plugin, figures };
+  // Taking data along and leaving it behind (the account module asks).
+  const accountData = { exportParts, eraseWordsOf };
+
+  return { service, requests, endForPair, sweepTasks, plugin, figures, accountData };
 }

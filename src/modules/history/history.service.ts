@@ -24,6 +24,7 @@ export type EventQuery = { after: number; limit: number; types?: string[] | unde
 
 export const CHECKPOINT_TYPE = "kept-checkpoint+jws";
 const VERIFY_BATCH = 1000;
+const EXPORT_BATCH = 500;
 
 type EventRow = typeof events.$inferSelect;
 
@@ -94,6 +95,18 @@ export function createHistoryService({ db, clock, keys }: HistoryServiceDeps) {
       return { data, nextCursor: rows.length > query.limit && last ? String(last.seq) : null };
     },
 
+    /** Every event of a pair in seq order, a batch at a time (exports stream them). */
+    async *eventBatches(executor: Executor, pairId: string): AsyncGenerator<PairEvent[]> {
+      let after = 0;
+      while (true) {
+        const page = await this.list(pairId, { after, limit: EXPORT_BATCH }, executor);
+        if (page.data.length > 0) yield page.data;
+        const last = page.data.at(-1);
+        if (!last || page.nextCursor === null) return;
+        after = last.seq;
+      }
+    },
+
     async head(pairId: string, executor: Executor = db): Promise<{ seq: number; hash: string }> {
       const [head] = await executor
         .select({ seq: eventHeads.lastSeq, hash: eventHeads.headHash })
@@ -136,8 +149,8 @@ export function createHistoryService({ db, clock, keys }: HistoryServiceDeps) {
     },
 
     /** The chain head, signed: proof a client can keep that the history up to `seq` was this. */
-    async checkpoint(pairId: string): Promise<Checkpoint> {
-      const head = await this.head(pairId);
+    async checkpoint(pairId: string, executor: Executor = db): Promise<Checkpoint> {
+      const head = await this.head(pairId, executor);
       const claims = { pairId, seq: head.seq, hash: head.hash, issuedAt: clock.now().toISOString() };
       const jws = await new CompactSign(new TextEncoder().encode(canonicalize(claims)))
         .setProtectedHeader({ alg: keys.signer.alg, kid: keys.signer.kid, typ: CHECKPOINT_TYPE })

@@ -311,6 +311,19 @@ export function createPairsService(deps: PairsServiceDeps) {
       return { active: rows[0]?.status === "active", memberIds: rows.map((r) => r.userId) };
     },
 
+    /** Every pair `userId` is or was in, oldest first, as the API shows them (exports list them all). */
+    async allPairsOf(userId: string, executor: Executor = db): Promise<Pair[]> {
+      const rows = await executor
+        .select({ pair: pairs })
+        .from(pairs)
+        .innerJoin(pairMembers, and(eq(pairMembers.pairId, pairs.id), eq(pairMembers.userId, userId)))
+        .orderBy(pairs.id);
+      return toPairs(
+        rows.map((r) => r.pair),
+        executor,
+      );
+    },
+
     /** The partner of `userId` in a pair (for modules that address "the other one"). */
     async partnerOf(pairId: string, userId: string, executor: Executor = db): Promise<string | null> {
       const [other] = await executor
