@@ -22,6 +22,7 @@ import { createRateLimiter, pruneRateLimitBuckets, registerRateLimits } from "./
 import { requestIdOf } from "./http/request-id.js";
 import { registerRouteFallbacks } from "./http/routing.js";
 import { createLogger } from "./logger.js";
+import { createAccountModule } from "./modules/account/index.js";
 import {
   argon2idHasher,
   boundedHasher,
@@ -32,7 +33,7 @@ import {
 } from "./modules/auth/index.js";
 import { createBoundariesModule } from "./modules/boundaries/index.js";
 import { createCommitmentsModule } from "./modules/commitments/index.js";
-import { createHistoryModule } from "./modules/history/index.js";
+import { createConsistencyModule, createHistoryModule } from "./modules/history/index.js";
 import { createPairsModule } from "./modules/pairs/index.js";
 import { createRealtimeModule } from "./modules/realtime/index.js";
 import { createSweeper, type Sweeper } from "./sweep.js";
@@ -209,6 +210,32 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   for (const task of [...commitments.sweepTasks, ...boundaries.sweepTasks, ...realtime.sweepTasks]) {
     sweeper.register(task);
   }
+  // Read models over the commitments' and boundaries' own queries.
+  const consistency = createConsistencyModule({
+    clock,
+    sources: {
+      membership: (pairId, executor) => pairs.service.membership(pairId, executor),
+      timeZones: async (userIds) =>
+        new Map([...(await auth.service.publicProfiles(userIds))].map(([id, p]) => [id, p.timeZone])),
+      commitmentFigures: commitments.figures.figuresFor,
+      commitmentBuckets: commitments.figures.bucketsFor,
+      boundaryFigures: boundaries.service.figuresFor,
+      inbox: [commitments.figures.inboxFor, boundaries.service.inboxFor],
+    },
+  });
+  // Export and deletion: every module contributes its part.
+  const account = createAccountModule({
+    db,
+    clock,
+    auth: auth.service,
+    pairs: pairs.service,
+    history: history.service,
+    exportParts: [...commitments.accountData.exportParts, ...boundaries.accountData.exportParts],
+    erasers: [commitments.accountData.eraseWordsOf, boundaries.accountData.eraseWordsOf],
+    publicKeys: keys.jwks,
+    onLoginsEnded: auth.loginsEnded,
+    onPairEnded: pairs.pairEnded,
+  });
 
   await app.register(auth.plugin);
   await app.register(pairs.plugin);
@@ -217,6 +244,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(boundaries.plugin, { requireMember: pairs.requireMember });
   await app.register(realtime.plugin);
   app.decorate("realtimeStats", () => ({ ...realtime.hub.stats }));
+  await app.register(consistency.plugin, { requireMember: pairs.requireMember });
+  await app.register(account.plugin);
   await app.register(healthRoutes, { pool });
 
   sweeper.register({ name: "idempotencyKeys", run: (now) => pruneIdempotencyKeys(db, now) });

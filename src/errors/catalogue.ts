@@ -15,6 +15,7 @@ export const errorCatalogue = {
   },
   STREAM_TICKET_INVALID: { status: 401, title: "The stream ticket is missing, expired, used or not yours" },
   ORIGIN_NOT_ALLOWED: { status: 403, title: "This origin may not open the stream" },
+  WRONG_PASSWORD: { status: 403, title: "The password you re-entered is wrong" },
   NOT_FOUND: { status: 404, title: "Not found" },
   INVITE_NOT_FOUND: { status: 404, title: "No invite has this code" },
   ROUTE_NOT_FOUND: { status: 404, title: "No such route" },

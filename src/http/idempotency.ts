@@ -3,7 +3,7 @@ import canonicalize from "canonicalize";
 import { and, eq, gt, sql } from "drizzle-orm";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Clock } from "../clock.js";
-import type { Db, Tx } from "../db/client.js";
+import type { Db, Executor, Tx } from "../db/client.js";
 import { idempotencyKeys } from "../db/schema/index.js";
 import { inTransaction } from "../db/transaction.js";
 import { AppError } from "../errors/app-error.js";
@@ -109,4 +109,17 @@ export async function pruneIdempotencyKeys(db: Db, now: Date): Promise<number> {
     sql`DELETE FROM idempotency_keys WHERE created_at < ${new Date(now.getTime() - IDEMPOTENCY_RETENTION_MS).toISOString()}::timestamptz`,
   );
   return result.rowCount ?? 0;
+}
+
+/**
+ * Deleting an account: drops every stored answer of that user (they may
+ * hold the profile), and any other user's stored answer that shows the
+ * person as a member (a pair's members carry names). A retry of such a
+ * request runs again.
+ */
+export async function forgetIdempotentAnswers(executor: Executor, userId: string): Promise<void> {
+  await executor.execute(sql`
+    DELETE FROM idempotency_keys
+    WHERE user_id = ${userId}
+       OR jsonb_path_exists(body, '$.** ? (@.userId == $id)', jsonb_build_object('id', ${userId}::text))`);
 }

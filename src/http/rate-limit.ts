@@ -15,7 +15,8 @@ export type RateLimiter = {
   hit(buckets: Bucket[]): Promise<BucketState[]>;
   /** Current count without adding to it (0 when the window has passed). */
   peek(bucket: Bucket): Promise<BucketState>;
-  reset(key: string): Promise<void>;
+  /** Forgets a bucket (`executor`: inside the caller's transaction). */
+  reset(key: string, executor?: Executor): Promise<void>;
 };
 
 const windowStart = (now: Date, windowMs: number) => new Date(Math.floor(now.getTime() / windowMs) * windowMs);
@@ -54,8 +55,8 @@ export function createRateLimiter(db: Executor, clock: Clock): RateLimiter {
         resetAt: new Date(start.getTime() + bucket.windowMs),
       };
     },
-    async reset(key) {
-      await db.execute(sql`DELETE FROM rate_limit_buckets WHERE key = ${key}`);
+    async reset(key, executor = db) {
+      await executor.execute(sql`DELETE FROM rate_limit_buckets WHERE key = ${key}`);
     },
   };
 }

@@ -28,7 +28,7 @@ describe("problem responses", () => {
     expect(response.body.code).toBe("METHOD_NOT_ALLOWED");
     expect(response.headers.allow).toBe("POST");
     const me = await t.http.put("/v1/me").expect(405);
-    expect(me.headers.allow).toBe("GET, HEAD, PATCH");
+    expect(me.headers.allow).toBe("GET, HEAD, PATCH, DELETE");
   });
 
   it("malformed JSON: 400 MALFORMED_JSON", async () => {

@@ -99,6 +99,12 @@ export const commitments = pgTable(
     index("commitments_to_lapse_idx").on(table.lapsesAt).where(sql`${table.status} = 'open'`),
     index("commitments_to_autoconfirm_idx").on(table.confirmationDueAt).where(sql`${table.status} = 'reported'`),
     index("commitments_reschedule_idx").on(table.dueAt).where(sql`${table.rescheduleDueAt} IS NOT NULL`),
+    // The inbox: what a partner may answer (a report, a proposed time, an acknowledgement).
+    index("commitments_awaiting_idx")
+      .on(table.pairId, table.ownerId)
+      .where(
+        sql`${table.status} = 'reported' OR ${table.rescheduleDueAt} IS NOT NULL OR (${table.acknowledgedAt} IS NOT NULL AND ${table.acknowledgementAcceptedAt} IS NULL)`,
+      ),
   ],
 );
 
@@ -132,5 +138,6 @@ export const commitmentRequests = pgTable(
   (table) => [
     index("commitment_requests_pair_idx").on(table.pairId, table.createdAt, table.id),
     index("commitment_requests_to_expire_idx").on(table.dueAt).where(sql`${table.status} = 'pending'`),
+    index("commitment_requests_pending_idx").on(table.pairId, table.ownerId).where(sql`${table.status} = 'pending'`),
   ],
 );

@@ -5,6 +5,7 @@ import type { RunWrite } from "../../http/idempotency.js";
 import { authenticatedProblems, bearerSecurity, problems, writeProblems } from "../../http/openapi.js";
 import { principalOf } from "../../http/principal.js";
 import {
+  changePasswordBody,
   jwksSchema,
   loginBody,
   refreshBody,
@@ -151,6 +152,38 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (
         const user = await auth.updateMe(tx, principalOf(request), request.body, expected);
         return { status: 200, body: user, headers: { etag: etagOf(user.version) } };
       });
+    },
+  });
+
+  app.post("/v1/me/password", {
+    onRequest: app.authenticate,
+    config: { rateLimit: "auth" },
+    schema: {
+      operationId: "changePassword",
+      tags: ["me"],
+      summary: "Change my password; every other login ends",
+      description:
+        "The current password must be re-entered (a wrong one answers 403 and counts as a failed sign-in). Every other login (refresh family) of the account ends at once, with its sockets; this one stays. Does not take `Idempotency-Key`: the body holds passwords.",
+      security: bearerSecurity,
+      body: changePasswordBody,
+      response: {
+        204: z.undefined(),
+        ...problems(
+          ...authenticatedProblems,
+          "MALFORMED_JSON",
+          "PAYLOAD_TOO_LARGE",
+          "UNSUPPORTED_MEDIA_TYPE",
+          "WRONG_PASSWORD",
+          "ACCOUNT_THROTTLED",
+          "SERVER_BUSY",
+        ),
+      },
+    },
+    handler: async (request, reply) => {
+      const principal = principalOf(request);
+      const ended = await auth.changePassword(principal, request.body);
+      if (ended.length > 0) onLoginsEnded(principal.id, ended);
+      return reply.code(204).send();
     },
   });
 

@@ -27,6 +27,11 @@ export const registerBody = z.strictObject({ email, password, displayName, timeZ
 export const loginBody = z.strictObject({ email: z.string().max(254), password: z.string().max(128) });
 export const refreshBody = z.strictObject({ refreshToken: z.string().min(1).max(128) });
 
+export const changePasswordBody = z.strictObject({
+  currentPassword: z.string().min(1).max(128),
+  newPassword: password,
+});
+
 export const updateMeBody = z
   .strictObject({ displayName: displayName.optional(), timeZone: timeZoneSchema.optional() })
   .refine((body) => Object.keys(body).length > 0, "name at least one field to change");
@@ -59,6 +64,7 @@ export const jwksSchema = z.object({ keys: z.array(z.record(z.string(), z.unknow
 export type RegisterInput = z.infer<typeof registerBody>;
 export type LoginInput = z.infer<typeof loginBody>;
 export type UpdateMeInput = z.infer<typeof updateMeBody>;
+export type ChangePasswordInput = z.infer<typeof changePasswordBody>;
 export type User = z.infer<typeof userSchema>;
 export type Tokens = z.infer<typeof tokensSchema>;
 export type Session = z.infer<typeof sessionSchema>;

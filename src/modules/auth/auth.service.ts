@@ -1,5 +1,5 @@
-import { randomBytes } from "node:crypto";
-import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { createHash, randomBytes } from "node:crypto";
+import { and, eq, inArray, isNull, ne, type SQL, sql } from "drizzle-orm";
 import type { Clock } from "../../clock.js";
 import type { Db, Executor, Tx } from "../../db/client.js";
 import { uniqueViolation } from "../../db/errors.js";
@@ -9,7 +9,15 @@ import { assertVersion } from "../../http/etag.js";
 import type { Principal } from "../../http/principal.js";
 import { type RateLimiter, secondsUntil } from "../../http/rate-limit.js";
 import { uuidv7 } from "../../ids.js";
-import type { LoginInput, RegisterInput, Session, Tokens, UpdateMeInput, User } from "./auth.schemas.js";
+import type {
+  ChangePasswordInput,
+  LoginInput,
+  RegisterInput,
+  Session,
+  Tokens,
+  UpdateMeInput,
+  User,
+} from "./auth.schemas.js";
 import type { PasswordHasher } from "./passwords.js";
 import { type AccessTokens, hashRefreshToken, newRefreshToken } from "./tokens.js";
 
@@ -18,7 +26,7 @@ export type AuthServiceDeps = {
   clock: Clock;
   hasher: PasswordHasher;
   accessTokens: AccessTokens;
-  limiter: Pick<RateLimiter, "hit" | "peek">;
+  limiter: Pick<RateLimiter, "hit" | "peek" | "reset">;
   refreshTokenTtlDays: number;
   loginFailuresPerAccount: number;
   /** The pairs module answers this; auth does not read pair tables. */
@@ -73,7 +81,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     };
   }
 
-  async function revokeFamilies(executor: Executor, where: ReturnType<typeof eq>, reason: string): Promise<string[]> {
+  async function revokeFamilies(executor: Executor, where: SQL | undefined, reason: string): Promise<string[]> {
     const revoked = await executor
       .update(refreshFamilies)
       .set({ revokedAt: clock.now(), revokedReason: reason })
@@ -82,11 +90,41 @@ export function createAuthService(deps: AuthServiceDeps) {
     return revoked.map((row) => row.id);
   }
 
+  // Keyed by a hash of the email: counters are kept for any address anyone types, never the address itself.
   const loginFailureBucket = (email: string) => ({
-    key: `login-failures:${email.trim().toLowerCase()}`,
+    key: `login-failures:${createHash("sha256").update(email.trim().toLowerCase()).digest("hex")}`,
     limit: deps.loginFailuresPerAccount,
     windowMs: LOGIN_FAILURE_WINDOW_MS,
   });
+
+  async function assertNotThrottled(bucket: ReturnType<typeof loginFailureBucket>): Promise<void> {
+    const failures = await deps.limiter.peek(bucket);
+    if (failures.count >= bucket.limit) {
+      const retryAfter = secondsUntil(clock, failures.resetAt);
+      throw new AppError("ACCOUNT_THROTTLED", `Too many failed sign-ins; try again in ${retryAfter} s`, {
+        headers: { "retry-after": String(retryAfter) },
+      });
+    }
+  }
+
+  /**
+   * The password a signed-in user re-enters to change it or to delete the
+   * account. A wrong one counts as a failed sign-in, so a stolen access
+   * token cannot be used to guess the password here either.
+   */
+  async function confirmPassword(userId: string, password: string): Promise<void> {
+    const [row] = await db
+      .select()
+      .from(users)
+      .where(and(eq(users.id, userId), isNull(users.deletedAt)));
+    if (!row?.email || !row.passwordHash) throw new AppError("UNAUTHENTICATED");
+    const bucket = loginFailureBucket(row.email);
+    await assertNotThrottled(bucket);
+    if (!(await hasher.verify(row.passwordHash, password))) {
+      await deps.limiter.hit([bucket]);
+      throw new AppError("WRONG_PASSWORD");
+    }
+  }
 
   return {
     async register(input: RegisterInput): Promise<Session> {
@@ -122,13 +160,7 @@ export function createAuthService(deps: AuthServiceDeps) {
      */
     async login(input: LoginInput): Promise<Session> {
       const bucket = loginFailureBucket(input.email);
-      const failures = await deps.limiter.peek(bucket);
-      if (failures.count >= bucket.limit) {
-        const retryAfter = secondsUntil(clock, failures.resetAt);
-        throw new AppError("ACCOUNT_THROTTLED", `Too many failed sign-ins; try again in ${retryAfter} s`, {
-          headers: { "retry-after": String(retryAfter) },
-        });
-      }
+      await assertNotThrottled(bucket);
       const [row] = await db
         .select()
         .from(users)
@@ -237,6 +269,90 @@ export function createAuthService(deps: AuthServiceDeps) {
       const changed = (Object.keys(input) as (keyof UpdateMeInput)[]).filter((field) => input[field] !== row[field]);
       await deps.onProfileChanged(tx, principal.id, changed);
       return toUser(updated, tx);
+    },
+
+    /**
+     * Changes the password (the current one re-entered) and ends every
+     * other login of the account; the caller's own stays. Answers the ended
+     * logins (refresh families), whose sockets the caller closes after commit.
+     */
+    async changePassword(principal: Principal, input: ChangePasswordInput): Promise<string[]> {
+      await confirmPassword(principal.id, input.currentPassword);
+      const passwordHash = await hasher.hash(input.newPassword);
+      return db.transaction(async (tx) => {
+        const [changed] = await tx
+          .update(users)
+          .set({ passwordHash, updatedAt: clock.now() })
+          .where(and(eq(users.id, principal.id), isNull(users.deletedAt)))
+          .returning({ id: users.id });
+        if (!changed) throw new AppError("UNAUTHENTICATED");
+        return revokeFamilies(
+          tx,
+          and(eq(refreshFamilies.userId, principal.id), ne(refreshFamilies.id, principal.familyId)),
+          "password_changed",
+        );
+      });
+    },
+
+    confirmPassword,
+
+    /** The caller's profile, read with `executor` (an export reads it in its snapshot). */
+    async profile(userId: string, executor: Executor = db): Promise<User> {
+      const [row] = await executor.select().from(users).where(eq(users.id, userId));
+      if (!row || row.deletedAt) throw new AppError("UNAUTHENTICATED");
+      return toUser(row, executor);
+    },
+
+    /**
+     * First step of deleting an account: locks its row (the user row, then
+     * the pair, as a profile change does), so two deletions cannot race.
+     */
+    async lockAccount(tx: Tx, userId: string): Promise<void> {
+      const [row] = await tx
+        .select({ deletedAt: users.deletedAt })
+        .from(users)
+        .where(eq(users.id, userId))
+        .for("update");
+      if (!row || row.deletedAt) throw new AppError("UNAUTHENTICATED");
+    },
+
+    /**
+     * Last step of deleting an account, in its transaction: the person is
+     * blanked (email, name and password hash gone; the id and time zone
+     * stay, so the partner's history still verifies, reads "former member"
+     * and keeps its weeks), every login ends and its refresh tokens are
+     * dropped, and the failed-sign-in counter keyed by the email is
+     * forgotten. Access tokens stop at once: each request checks
+     * `deleted_at`.
+     */
+    async erase(tx: Tx, userId: string): Promise<void> {
+      const now = clock.now();
+      const [row] = await tx
+        .select({ email: users.email, version: users.version })
+        .from(users)
+        .where(eq(users.id, userId));
+      if (!row) throw new AppError("UNAUTHENTICATED");
+      await tx
+        .update(users)
+        .set({
+          email: null,
+          displayName: null,
+          passwordHash: null,
+          deletedAt: now,
+          updatedAt: now,
+          version: row.version + 1,
+        })
+        .where(eq(users.id, userId));
+      await revokeFamilies(tx, eq(refreshFamilies.userId, userId), "account_deleted");
+      await tx
+        .delete(refreshTokens)
+        .where(
+          inArray(
+            refreshTokens.familyId,
+            tx.select({ id: refreshFamilies.id }).from(refreshFamilies).where(eq(refreshFamilies.userId, userId)),
+          ),
+        );
+      if (row.email) await deps.limiter.reset(loginFailureBucket(row.email).key, tx);
     },
 
     /** Expired refresh tokens can no longer be used or reused: drop them (sweep). */

@@ -78,5 +78,6 @@ export function createAuthModule(options: AuthModuleOptions) {
     },
     { name: "auth" },
   );
-  return { service, plugin };
+  // Others that end logins (deleting an account) tell the same listener, after their commit.
+  return { service, plugin, loginsEnded: options.onLoginsEnded };
 }

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, isNotNull, isNull, lt, lte, ne, or } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, ne, or, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Clock } from "../../clock.js";
 import type { Db, Executor, Tx } from "../../db/client.js";
@@ -8,7 +8,7 @@ import { assertVersion } from "../../http/etag.js";
 import { decodeCursor, type Page, pageOf } from "../../http/pagination.js";
 import { isUuid, uuidv7 } from "../../ids.js";
 import { sweepPerPair } from "../../sweep.js";
-import type { HistoryService } from "../history/index.js";
+import type { BoundaryFigures, HistoryService, InboxItem } from "../history/index.js";
 import type { PairEndingHandler, PairsService } from "../pairs/index.js";
 import { type BoundaryAction, type BoundaryState, decide } from "./boundaries.machine.js";
 import {
@@ -52,6 +52,7 @@ type BoundaryEventType = (typeof boundaryEventTypes)[number];
 
 /** Candidates one sweep pass handles per task; the rest wait for the next pass. */
 const SWEEP_BATCH = 500;
+const EXPORT_BATCH = 200;
 const boundaryCursor = z.tuple([z.uuid()]);
 
 const iso = (at: Date | null) => at?.toISOString() ?? null;
@@ -600,6 +601,143 @@ export function createBoundariesService(deps: BoundariesServiceDeps) {
         await retire(tx, locked, "endWithPair", "pair_ended", actorId, now);
       }
     }) satisfies PairEndingHandler,
+
+    /**
+     * The pair's boundary figures: agreed now (whatever the window), and
+     * accepted revisions and withdrawals whose moment falls in the window
+     * (`since` null: ever).
+     */
+    async figuresFor(pairId: string, since: Date | null): Promise<BoundaryFigures> {
+      const from = since ? sql`${since.toISOString()}::timestamptz` : sql`'-infinity'::timestamptz`;
+      const result = await db.execute<BoundaryFigures>(sql`
+        SELECT
+          (SELECT count(*) FROM boundaries WHERE pair_id = ${pairId} AND status = 'agreed')::int AS agreed,
+          (SELECT count(*) FROM boundary_versions
+            WHERE pair_id = ${pairId} AND status = 'agreed' AND version > 1 AND agreed_at >= ${from})::int AS revisions,
+          (SELECT count(*) FROM boundaries
+            WHERE pair_id = ${pairId} AND status = 'withdrawn' AND closed_at >= ${from})::int AS withdrawn`);
+      return result.rows[0] ?? { agreed: 0, revisions: 0, withdrawn: 0 };
+    },
+
+    /**
+     * What awaits `userId`'s consent: the partner's proposals and the
+     * partner's pending revisions, while their time box still allows an
+     * answer.
+     */
+    async inboxFor(pairId: string, userId: string, now: Date): Promise<InboxItem[]> {
+      const open = or(isNull(boundaries.endsAt), gt(boundaries.endsAt, now));
+      const proposals = await db
+        .select({ id: boundaries.id, since: boundaries.createdAt, until: boundaries.endsAt })
+        .from(boundaries)
+        .where(
+          and(
+            eq(boundaries.pairId, pairId),
+            eq(boundaries.status, "proposed"),
+            ne(boundaries.proposedBy, userId),
+            open,
+          ),
+        );
+      const revisions = await db
+        .select({ id: boundaries.id, revision: boundaryVersions.version, since: boundaryVersions.proposedAt })
+        .from(boundaryVersions)
+        .innerJoin(
+          boundaries,
+          and(eq(boundaries.pairId, boundaryVersions.pairId), eq(boundaries.id, boundaryVersions.boundaryId)),
+        )
+        .where(
+          and(
+            eq(boundaryVersions.pairId, pairId),
+            eq(boundaryVersions.status, "pending"),
+            ne(boundaryVersions.proposedBy, userId),
+            eq(boundaries.status, "agreed"),
+            open,
+          ),
+        );
+      return [
+        ...proposals.map(
+          (p): InboxItem => ({
+            type: "boundaryProposal",
+            subjectType: "boundary",
+            subjectId: p.id,
+            revision: null,
+            since: p.since,
+            until: p.until,
+          }),
+        ),
+        ...revisions.map(
+          (r): InboxItem => ({
+            type: "boundaryRevision",
+            subjectType: "boundary",
+            subjectId: r.id,
+            revision: r.revision,
+            since: r.since,
+            until: null,
+          }),
+        ),
+      ];
+    },
+
+    /** Every boundary of a pair as the API shows it (agreed versions, pending revision), a batch at a time. */
+    async *exportBatches(executor: Executor, pairId: string): AsyncGenerator<Boundary[]> {
+      let after: string | undefined;
+      while (true) {
+        const rows = await executor
+          .select()
+          .from(boundaries)
+          .where(and(eq(boundaries.pairId, pairId), after ? gt(boundaries.id, after) : undefined))
+          .orderBy(asc(boundaries.id))
+          .limit(EXPORT_BATCH);
+        if (rows.length > 0) yield await toBoundaries(rows, executor);
+        const last = rows.at(-1);
+        if (!last || rows.length < EXPORT_BATCH) return;
+        after = last.id;
+      }
+    },
+
+    /**
+     * Deleting an account. What both partners agreed to stays readable: an
+     * agreed version's title and text, and the content in force of a
+     * boundary that was ever agreed, belong to both. What only the deleted
+     * person wrote is erased: proposals and revisions of theirs that were
+     * never agreed (title and text emptied), and their own words (the
+     * reasons they gave for a revision, a decline or a withdrawal).
+     */
+    async eraseWordsOf(tx: Tx, userId: string, pairIds: string[], now: Date): Promise<void> {
+      if (pairIds.length === 0) return;
+      const inPairs = inArray(boundaryVersions.pairId, pairIds);
+      await tx
+        .update(boundaryVersions)
+        .set({ title: "", text: "" })
+        .where(and(inPairs, eq(boundaryVersions.proposedBy, userId), ne(boundaryVersions.status, "agreed")));
+      await tx
+        .update(boundaryVersions)
+        .set({ reason: null })
+        .where(and(inPairs, eq(boundaryVersions.proposedBy, userId), isNotNull(boundaryVersions.reason)));
+      await tx
+        .update(boundaryVersions)
+        .set({ closeReason: null })
+        .where(and(inPairs, eq(boundaryVersions.closedBy, userId), isNotNull(boundaryVersions.closeReason)));
+      const everAgreed = sql`EXISTS (SELECT 1 FROM boundary_versions v
+        WHERE v.pair_id = ${boundaries.pairId} AND v.boundary_id = ${boundaries.id} AND v.status = 'agreed')`;
+      await tx
+        .update(boundaries)
+        .set({
+          title: sql`CASE WHEN ${boundaries.proposedBy} = ${userId} AND NOT ${everAgreed} THEN '' ELSE ${boundaries.title} END`,
+          text: sql`CASE WHEN ${boundaries.proposedBy} = ${userId} AND NOT ${everAgreed} THEN '' ELSE ${boundaries.text} END`,
+          closeReason: sql`CASE WHEN ${boundaries.closedBy} = ${userId} THEN NULL ELSE ${boundaries.closeReason} END`,
+          rowVersion: sql`${boundaries.rowVersion} + 1`,
+          updatedAt: now,
+        })
+        .where(
+          and(
+            inArray(boundaries.pairId, pairIds),
+            or(
+              and(eq(boundaries.proposedBy, userId), sql`NOT ${everAgreed}`),
+              and(eq(boundaries.closedBy, userId), isNotNull(boundaries.closeReason)),
+            ),
+          ),
+        );
+    },
 
     /** Sweep: proposals not accepted by their `endsAt` are cancelled. */
     async cancelUnacceptedProposals(now: Date): Promise<number> {

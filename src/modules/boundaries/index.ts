@@ -38,5 +38,10 @@ export function createBoundariesModule(options: BoundariesModuleOptions) {
       requireMember: routeOptions.requireMember,
     });
   };
-  return { service, sweepTasks, plugin };
+  // Taking data along and leaving it behind (the account module asks).
+  const accountData = {
+    exportParts: [{ name: "boundaries", batches: service.exportBatches }],
+    eraseWordsOf: service.eraseWordsOf,
+  };
+  return { service, sweepTasks, plugin, accountData };
 }

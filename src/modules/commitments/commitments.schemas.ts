@@ -79,7 +79,13 @@ export const commitmentSchema = z
       })
       .nullable(),
     pendingReschedule: z.object({ dueAt: instant, reason: z.string().nullable(), proposedAt: instant }).nullable(),
-    acknowledgement: z.object({ text: z.string(), acknowledgedAt: instant, acceptedAt: instant.nullable() }).nullable(),
+    acknowledgement: z
+      .object({
+        text: z.string().nullable().describe("null once its author deleted their account"),
+        acknowledgedAt: instant,
+        acceptedAt: instant.nullable(),
+      })
+      .nullable(),
     withdrawal: z
       .object({
         reason: z.string().nullable(),

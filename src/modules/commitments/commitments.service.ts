@@ -72,14 +72,13 @@ export function toCommitment(row: Row): Commitment {
             proposedAt: row.rescheduleProposedAt.toISOString(),
           }
         : null,
-    acknowledgement:
-      row.acknowledgementText && row.acknowledgedAt
-        ? {
-            text: row.acknowledgementText,
-            acknowledgedAt: row.acknowledgedAt.toISOString(),
-            acceptedAt: iso(row.acknowledgementAcceptedAt),
-          }
-        : null,
+    acknowledgement: row.acknowledgedAt
+      ? {
+          text: row.acknowledgementText,
+          acknowledgedAt: row.acknowledgedAt.toISOString(),
+          acceptedAt: iso(row.acknowledgementAcceptedAt),
+        }
+      : null,
     withdrawal:
       row.withdrawnAt && row.withdrawCause
         ? {
@@ -337,9 +336,11 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
     ) =>
       transition(tx, principal, pairId, id, "edit", expected, (row) => {
         const fields = (Object.keys(input) as (keyof UpdateCommitmentInput)[]).filter((f) => input[f] !== row[f]);
+        // A category is a state, not personal text: carried so the figures can be recomputed from the log.
+        const category = fields.includes("category") ? { category: input.category } : {};
         return {
           set: { ...input },
-          events: [{ type: "commitment.updated", actorId: principal.id, payload: { fields } }],
+          events: [{ type: "commitment.updated", actorId: principal.id, payload: { fields, ...category } }],
         };
       }),
 

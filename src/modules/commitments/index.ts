@@ -6,8 +6,10 @@ import type { RunWrite } from "../../http/idempotency.js";
 import { type SweepTask, sweepPerPair } from "../../sweep.js";
 import type { HistoryService } from "../history/index.js";
 import type { PairEndingHandler, PairsService } from "../pairs/index.js";
+import { eraseWordsOf, exportParts } from "./account-data.js";
 import { commitmentsRoutes } from "./commitments.routes.js";
 import { createCommitmentsService } from "./commitments.service.js";
+import { bucketsFor, figuresFor, inboxFor } from "./figures.js";
 import { requestsRoutes } from "./requests.routes.js";
 import { createRequestsService } from "./requests.service.js";
 import { seriesRoutes } from "./series.routes.js";
@@ -70,5 +72,14 @@ export function createCommitmentsModule(options: CommitmentsModuleOptions) {
     await app.register(requestsRoutes, { requests, runWrite: options.runWrite, ...routeOptions });
     await app.register(seriesRoutes, { series, runWrite: options.runWrite, ...routeOptions });
   };
-  return { service, requests, endForPair, sweepTasks, plugin };
+  // Read models for the consistency figures, the trend and the inbox (the history module asks; app.ts wires).
+  const figures = {
+    figuresFor: (pairId: string, since: Date | null) => figuresFor(db, pairId, since),
+    bucketsFor: (pairId: string, ownerId: string, bounds: Date[]) => bucketsFor(db, pairId, ownerId, bounds),
+    inboxFor: (pairId: string, userId: string, now: Date) => inboxFor(db, pairId, userId, now),
+  };
+  // Taking data along and leaving it behind (the account module asks).
+  const accountData = { exportParts, eraseWordsOf };
+
+  return { service, requests, endForPair, sweepTasks, plugin, figures, accountData };
 }

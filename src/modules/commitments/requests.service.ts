@@ -15,7 +15,7 @@ import type { CommitmentRequest, CreateRequestInput } from "./requests.schemas.j
 
 type Row = typeof commitmentRequests.$inferSelect;
 
-function toRequest(row: Row): CommitmentRequest {
+export function toRequest(row: Row): CommitmentRequest {
   return {
     id: row.id,
     pairId: row.pairId,

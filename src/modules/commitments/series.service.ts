@@ -12,7 +12,7 @@ import type { Series } from "./series.schemas.js";
 
 type Row = typeof series.$inferSelect;
 
-function toSeries(row: Row): Series {
+export function toSeries(row: Row): Series {
   return {
     id: row.id,
     pairId: row.pairId,

@@ -28,6 +28,7 @@ export const CHECKPOINT_TYPE = "kept-checkpoint+jws";
 /** The PostgreSQL notification channel that wakes stream hubs: payload `{pairId, seq}`. */
 export const EVENTS_CHANNEL = "kept_events";
 const VERIFY_BATCH = 1000;
+const EXPORT_BATCH = 500;
 
 type EventRow = typeof events.$inferSelect;
 
@@ -114,6 +115,18 @@ export function createHistoryService({ db, clock, keys, logger }: HistoryService
       return { data, nextCursor: rows.length > query.limit && last ? String(last.seq) : null };
     },
 
+    /** Every event of a pair in seq order, a batch at a time (exports stream them). */
+    async *eventBatches(executor: Executor, pairId: string): AsyncGenerator<PairEvent[]> {
+      let after = 0;
+      while (true) {
+        const page = await this.list(pairId, { after, limit: EXPORT_BATCH }, executor);
+        if (page.data.length > 0) yield page.data;
+        const last = page.data.at(-1);
+        if (!last || page.nextCursor === null) return;
+        after = last.seq;
+      }
+    },
+
     async head(pairId: string, executor: Executor = db): Promise<{ seq: number; hash: string }> {
       const [head] = await executor
         .select({ seq: eventHeads.lastSeq, hash: eventHeads.headHash })
@@ -166,8 +179,8 @@ export function createHistoryService({ db, clock, keys, logger }: HistoryService
     },
 
     /** The chain head, signed: proof a client can keep that the history up to `seq` was this. */
-    async checkpoint(pairId: string): Promise<Checkpoint> {
-      const head = await this.head(pairId);
+    async checkpoint(pairId: string, executor: Executor = db): Promise<Checkpoint> {
+      const head = await this.head(pairId, executor);
       const claims = { pairId, seq: head.seq, hash: head.hash, issuedAt: clock.now().toISOString() };
       const jws = await new CompactSign(new TextEncoder().encode(canonicalize(claims)))
         .setProtectedHeader({ alg: keys.signer.alg, kid: keys.signer.kid, typ: CHECKPOINT_TYPE })

@@ -36,5 +36,6 @@ export function createPairsModule(options: PairsModuleOptions) {
       onPairEnded: options.onPairEnded,
     });
   };
-  return { service, requireMember, plugin };
+  // Others that end a pair (deleting an account) tell the same listener, after their commit.
+  return { service, requireMember, plugin, pairEnded: options.onPairEnded };
 }

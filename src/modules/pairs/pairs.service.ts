@@ -300,6 +300,30 @@ export function createPairsService(deps: PairsServiceDeps) {
       });
     },
 
+    /** The pair's members, the one who joined first first, and whether it is active (read models ask this). */
+    async membership(pairId: string, executor: Executor = db): Promise<{ active: boolean; memberIds: string[] }> {
+      const rows = await executor
+        .select({ userId: pairMembers.userId, status: pairs.status })
+        .from(pairMembers)
+        .innerJoin(pairs, eq(pairs.id, pairMembers.pairId))
+        .where(eq(pairMembers.pairId, pairId))
+        .orderBy(pairMembers.joinedAt, pairMembers.userId);
+      return { active: rows[0]?.status === "active", memberIds: rows.map((r) => r.userId) };
+    },
+
+    /** Every pair `userId` is or was in, oldest first, as the API shows them (exports list them all). */
+    async allPairsOf(userId: string, executor: Executor = db): Promise<Pair[]> {
+      const rows = await executor
+        .select({ pair: pairs })
+        .from(pairs)
+        .innerJoin(pairMembers, and(eq(pairMembers.pairId, pairs.id), eq(pairMembers.userId, userId)))
+        .orderBy(pairs.id);
+      return toPairs(
+        rows.map((r) => r.pair),
+        executor,
+      );
+    },
+
     /** The partner of `userId` in a pair (for modules that address "the other one"). */
     async partnerOf(pairId: string, userId: string, executor: Executor = db): Promise<string | null> {
       const [other] = await executor

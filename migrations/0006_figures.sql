@@ -1,0 +1,2 @@
+CREATE INDEX "commitment_requests_pending_idx" ON "commitment_requests" USING btree ("pair_id","owner_id") WHERE "commitment_requests"."status" = 'pending';--> statement-breakpoint
+CREATE INDEX "commitments_awaiting_idx" ON "commitments" USING btree ("pair_id","owner_id") WHERE "commitments"."status" = 'reported' OR "commitments"."reschedule_due_at" IS NOT NULL OR ("commitments"."acknowledged_at" IS NOT NULL AND "commitments"."acknowledgement_accepted_at" IS NULL);
