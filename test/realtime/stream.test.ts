@@ -166,6 +166,17 @@ describe("closing", () => {
     }
   });
 
+  it("deleting an account closes all of that person's sockets (4001); the partner gets pair.ended, then 4004", async () => {
+    const { inviter, joiner } = await linkPair(t);
+    const mine = await connect(inviter);
+    const theirs = await connect(joiner);
+    await Promise.all([mine.waitFor((m) => m.type === "hello"), theirs.waitFor((m) => m.type === "hello")]);
+    await t.http.delete("/v1/me").set(inviter.auth).send({ password: inviter.password }).expect(204);
+    expect([4001, 4004]).toContain((await mine.closed).code);
+    await theirs.waitFor((m) => m.type === "event" && (m.event as { type: string }).type === "pair.ended");
+    expect((await theirs.closed).code).toBe(4004);
+  });
+
   it("logout closes that login's sockets only; logout-all closes every one (4001)", async () => {
     const { inviter } = await linkPair(t);
     const second = await t.http
