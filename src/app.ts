@@ -7,7 +7,6 @@ import {
   jsonSchemaTransform,
   jsonSchemaTransformObject,
   serializerCompiler,
-  validatorCompiler,
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
 import type { Logger } from "pino";
@@ -20,6 +19,7 @@ import { registerProblemHandler } from "./http/problem.js";
 import { createRateLimiter, pruneRateLimitBuckets, registerRateLimits } from "./http/rate-limit.js";
 import { requestIdOf } from "./http/request-id.js";
 import { registerRouteFallbacks } from "./http/routing.js";
+import { validatorCompilerWithoutNul } from "./http/validation.js";
 import { createLogger } from "./logger.js";
 import {
   argon2idHasher,
@@ -93,7 +93,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // JSON only: a text/plain body is a 415, not a string that fails validation.
   app.removeContentTypeParser("text/plain");
-  app.setValidatorCompiler(validatorCompiler);
+  app.setValidatorCompiler(validatorCompilerWithoutNul);
   app.setSerializerCompiler(serializerCompiler);
   registerProblemHandler(app);
   registerRouteFallbacks(app);
