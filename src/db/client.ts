@@ -39,6 +39,15 @@ export function connectDatabase(options: DatabaseOptions): Database {
   pool.on("error", (error) => {
     options.logger.warn({ err: error }, "idle database connection failed");
   });
+  // The pool stops listening while a client is checked out: a server restart that hits a
+  // client between two statements of a transaction would then crash the process. With this
+  // listener the client is only marked broken: its next query fails (→ 503) and the pool
+  // drops it on release.
+  pool.on("connect", (client) => {
+    client.on("error", (error) => {
+      options.logger.warn({ err: error }, "database connection failed while in use");
+    });
+  });
   const db = drizzle(pool, { schema });
   let closed = false;
   return {
