@@ -3,7 +3,7 @@ import pg from "pg";
 import type { Logger } from "pino";
 import * as schema from "./schema/index.js";
 
-export type Db = NodePgDatabase<typeof schema>;
+export type Db = NodePgDatabase<typeof schema> & { $client: pg.Pool };
 /** A transaction handle: services that write take one, so a change and its event commit together. */
 export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 /** Either the pool or an open transaction, for reads that can run in both. */

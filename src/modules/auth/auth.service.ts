@@ -82,6 +82,21 @@ export function createAuthService(deps: AuthServiceDeps) {
     return revoked.map((row) => row.id);
   }
 
+  // Runs on every authenticated request: built and planned once, not per call.
+  const liveFamily = db
+    .select({ id: refreshFamilies.id })
+    .from(refreshFamilies)
+    .innerJoin(users, eq(users.id, refreshFamilies.userId))
+    .where(
+      and(
+        eq(refreshFamilies.id, sql.placeholder("familyId")),
+        eq(refreshFamilies.userId, sql.placeholder("userId")),
+        isNull(refreshFamilies.revokedAt),
+        isNull(users.deletedAt),
+      ),
+    )
+    .prepare("auth_live_family");
+
   const loginFailureBucket = (email: string) => ({
     key: `login-failures:${email.trim().toLowerCase()}`,
     limit: deps.loginFailuresPerAccount,
@@ -195,18 +210,7 @@ export function createAuthService(deps: AuthServiceDeps) {
      */
     async authenticate(token: string): Promise<Principal> {
       const principal = await accessTokens.verify(token);
-      const [live] = await db
-        .select({ id: refreshFamilies.id })
-        .from(refreshFamilies)
-        .innerJoin(users, eq(users.id, refreshFamilies.userId))
-        .where(
-          and(
-            eq(refreshFamilies.id, principal.familyId),
-            eq(refreshFamilies.userId, principal.id),
-            isNull(refreshFamilies.revokedAt),
-            isNull(users.deletedAt),
-          ),
-        );
+      const [live] = await liveFamily.execute({ familyId: principal.familyId, userId: principal.id });
       if (!live) throw new AppError("UNAUTHENTICATED", "This login has ended; sign in again");
       return principal;
     },

@@ -45,6 +45,15 @@ export function toEvent(row: EventRow): PairEvent {
 export type HistoryServiceDeps = { db: Db; clock: Clock; keys: KeyRing };
 
 export function createHistoryService({ db, clock, keys }: HistoryServiceDeps) {
+  // The timeline read (no type or subject filter), built and planned once.
+  const timelinePage = db
+    .select()
+    .from(events)
+    .where(and(eq(events.pairId, sql.placeholder("pairId")), gt(events.seq, sql.placeholder("after"))))
+    .orderBy(asc(events.seq))
+    .limit(sql.placeholder("limit"))
+    .prepare("history_timeline_page");
+
   return {
     /** Creates the (empty) chain of a new pair, in the transaction that creates the pair. */
     async startChain(tx: Tx, pairId: string): Promise<void> {
@@ -80,15 +89,21 @@ export function createHistoryService({ db, clock, keys }: HistoryServiceDeps) {
 
     /** The timeline in seq order, after a seq, optionally narrowed by type and subject. */
     async list(pairId: string, query: EventQuery, executor: Executor = db): Promise<Page<PairEvent>> {
-      const conditions = [eq(events.pairId, pairId), gt(events.seq, query.after)];
-      if (query.types && query.types.length > 0) conditions.push(inArray(events.type, query.types));
-      if (query.subjectId) conditions.push(eq(events.subjectId, query.subjectId));
-      const rows = await executor
-        .select()
-        .from(events)
-        .where(and(...conditions))
-        .orderBy(asc(events.seq))
-        .limit(query.limit + 1);
+      const filtered = (query.types && query.types.length > 0) || query.subjectId;
+      let rows: EventRow[];
+      if (executor === db && !filtered) {
+        rows = await timelinePage.execute({ pairId, after: query.after, limit: query.limit + 1 });
+      } else {
+        const conditions = [eq(events.pairId, pairId), gt(events.seq, query.after)];
+        if (query.types && query.types.length > 0) conditions.push(inArray(events.type, query.types));
+        if (query.subjectId) conditions.push(eq(events.subjectId, query.subjectId));
+        rows = await executor
+          .select()
+          .from(events)
+          .where(and(...conditions))
+          .orderBy(asc(events.seq))
+          .limit(query.limit + 1);
+      }
       const data = rows.slice(0, query.limit).map(toEvent);
       const last = data.at(-1);
       return { data, nextCursor: rows.length > query.limit && last ? String(last.seq) : null };
