@@ -204,7 +204,8 @@ async function main(): Promise<void> {
     await migrationPool.end();
     const sql = new pg.Pool({ connectionString: databaseUrl, max: 2 });
     sql.on("error", () => {});
-    const pgVersion = (await sql.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? "?";
+    const pgVersion =
+      (await sql.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? "?";
 
     const passwordHash = await argon2idHasher.hash(PASSWORD);
     const profileDir = path.join(root, "bench", "results", `profile-${started.toISOString().replace(/[:.]/g, "-")}`);
@@ -690,7 +691,11 @@ function printTable(rows: Row[], machine: Record<string, unknown>): void {
 
 /** Runs the write and read paths under --cpu-prof and prints where the service spends its own time. */
 async function runProfile(figures: Figure[], kept: Service, profileDir: string): Promise<void> {
-  for (const name of ["create commitment, many pairs", "GET …/events?limit=50"]) {
+  const names = process.env.BENCH_PROFILE_FIGURES?.split(",") ?? [
+    "create commitment, many pairs",
+    "GET …/events?limit=50",
+  ];
+  for (const name of names) {
     const figure = figures.find((f) => f.name === name);
     if (!figure) continue;
     process.stderr.write(`profiling: ${name}\n`);

@@ -3,12 +3,7 @@ import helmet from "@fastify/helmet";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
-import {
-  jsonSchemaTransform,
-  jsonSchemaTransformObject,
-  serializerCompiler,
-  type ZodTypeProvider,
-} from "fastify-type-provider-zod";
+import { jsonSchemaTransform, jsonSchemaTransformObject, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Logger } from "pino";
 import { type Clock, systemClock } from "./clock.js";
 import type { Config } from "./config.js";
@@ -19,6 +14,7 @@ import { registerProblemHandler } from "./http/problem.js";
 import { createRateLimiter, pruneRateLimitBuckets, registerRateLimits } from "./http/rate-limit.js";
 import { requestIdOf } from "./http/request-id.js";
 import { registerRouteFallbacks } from "./http/routing.js";
+import { responseSerializerCompiler } from "./http/serialization.js";
 import { validatorCompilerWithoutNul } from "./http/validation.js";
 import { createLogger } from "./logger.js";
 import {
@@ -94,7 +90,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // JSON only: a text/plain body is a 415, not a string that fails validation.
   app.removeContentTypeParser("text/plain");
   app.setValidatorCompiler(validatorCompilerWithoutNul);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(responseSerializerCompiler);
   registerProblemHandler(app);
   registerRouteFallbacks(app);
   app.addHook("onRequest", async (request, reply) => {
