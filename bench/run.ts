@@ -543,7 +543,7 @@ async function main(): Promise<void> {
     ];
 
     if (PROFILE) {
-      await runProfile(figures, kept, profileDir);
+      await runProfile(figures, kept, profileDir, sql);
       return;
     }
 
@@ -690,8 +690,8 @@ function printTable(rows: Row[], machine: Record<string, unknown>): void {
 }
 
 /** Runs the write and read paths under --cpu-prof and prints where the service spends its own time. */
-async function runProfile(figures: Figure[], kept: Service, profileDir: string): Promise<void> {
-  const names = process.env.BENCH_PROFILE_FIGURES?.split(",") ?? [
+async function runProfile(figures: Figure[], kept: Service, profileDir: string, sql: pg.Pool): Promise<void> {
+  const names = process.env.BENCH_PROFILE_FIGURES?.split("|") ?? [
     "create commitment, many pairs",
     "GET …/events?limit=50",
   ];
@@ -699,7 +699,27 @@ async function runProfile(figures: Figure[], kept: Service, profileDir: string):
     const figure = figures.find((f) => f.name === name);
     if (!figure) continue;
     process.stderr.write(`profiling: ${name}\n`);
+    // Meanwhile, what the service's database sessions are doing (or waiting for).
+    const waits = new Map<string, number>();
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const { rows } = await sql.query<{ what: string }>(
+          `SELECT coalesce(wait_event_type || ':' || wait_event, state) || '  ' || left(regexp_replace(query, '\\s+', ' ', 'g'), 70) AS what
+           FROM pg_stat_activity WHERE application_name = 'kept' AND state <> 'idle'`,
+        );
+        for (const { what } of rows) waits.set(what, (waits.get(what) ?? 0) + 1);
+        await delay(20);
+      }
+    })();
     const sample = await measure(await figure.load(), DURATION_S);
+    sampling = false;
+    await sampler;
+    const total = [...waits.values()].reduce((a, b) => a + b, 0);
+    process.stdout.write(`\ndatabase sessions during "${name}" (share of samples of busy sessions):\n`);
+    for (const [what, n] of [...waits].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
+      process.stdout.write(`${((n / total) * 100).toFixed(1).padStart(5)}%  ${what}\n`);
+    }
     process.stderr.write(`  ${sample.throughput.toFixed(0)} 2xx/s, p99 ${sample.p99} ms\n`);
   }
   await stopServer(kept);

@@ -6,7 +6,7 @@ import type { Db, Executor, Tx } from "../../db/client.js";
 import { eventHeads, events } from "../../db/schema/index.js";
 import type { Page } from "../../http/pagination.js";
 import type { KeyRing } from "../auth/index.js";
-import { chainHash, GENESIS_HASH } from "./chain.js";
+import { canonicalEventAround, chainHash, GENESIS_HASH } from "./chain.js";
 import type { Checkpoint, PairEvent, Verification } from "./history.schemas.js";
 
 export type NewEvent = {
@@ -65,26 +65,41 @@ export function createHistoryService({ db, clock, keys }: HistoryServiceDeps) {
      * its event commit together or not at all. Locking the pair's chain head
      * serialises appends to that pair (gap-free seq, one chain) while other
      * pairs never wait. Callers lock the pair row first (one lock order).
+     *
+     * One statement, one round trip: it locks the head, draws the next seq,
+     * hashes `prevHash ‖ canonical event` (the canonical text is made here,
+     * around the seq; PostgreSQL's sha256 is the same function), inserts the
+     * event and moves the head.
      */
     async append(tx: Tx, event: NewEvent): Promise<PairEvent> {
-      const [head] = await tx
-        .update(eventHeads)
-        .set({ lastSeq: sql`${eventHeads.lastSeq} + 1` })
-        .where(eq(eventHeads.pairId, event.pairId))
-        .returning({ seq: eventHeads.lastSeq, prevHash: eventHeads.headHash });
-      if (!head) throw new Error(`pair ${event.pairId} has no event chain`);
-      const fields = { ...event, seq: head.seq, occurredAt: clock.now() };
-      const hash = chainHash(head.prevHash, fields);
-      const row = { ...fields, prevHash: head.prevHash, hash };
-      await tx.execute(sql`
-        WITH appended AS (
+      const occurredAt = clock.now();
+      const { before, after } = canonicalEventAround({ ...event, occurredAt });
+      const result = await tx.execute<{ seq: string | number; prev_hash: string; hash: string }>(sql`
+        WITH head AS (
+          SELECT last_seq + 1 AS seq, head_hash AS prev_hash FROM event_heads WHERE pair_id = ${event.pairId} FOR UPDATE
+        ), chained AS (
+          SELECT seq, prev_hash,
+                 encode(sha256(convert_to(prev_hash || ${before}::text || seq::text || ${after}::text, 'UTF8')), 'hex') AS hash
+          FROM head
+        ), appended AS (
           INSERT INTO events (pair_id, seq, type, actor_id, subject_type, subject_id, payload, occurred_at, prev_hash, hash)
-          VALUES (${row.pairId}, ${row.seq}, ${row.type}, ${row.actorId}, ${row.subjectType}, ${row.subjectId},
-                  ${JSON.stringify(row.payload)}::jsonb, ${row.occurredAt.toISOString()}::timestamptz, ${row.prevHash}, ${hash})
-          RETURNING seq
+          SELECT ${event.pairId}, seq, ${event.type}, ${event.actorId}, ${event.subjectType}, ${event.subjectId},
+                 ${JSON.stringify(event.payload)}::jsonb, ${occurredAt.toISOString()}::timestamptz, prev_hash, hash
+          FROM chained
+          RETURNING seq, prev_hash, hash
         )
-        UPDATE event_heads SET head_hash = ${hash} WHERE pair_id = ${row.pairId} AND last_seq = (SELECT seq FROM appended)`);
-      return toEvent(row);
+        UPDATE event_heads SET last_seq = appended.seq, head_hash = appended.hash
+        FROM appended WHERE event_heads.pair_id = ${event.pairId}
+        RETURNING appended.seq, appended.prev_hash, appended.hash`);
+      const [head] = result.rows;
+      if (!head) throw new Error(`pair ${event.pairId} has no event chain`);
+      return toEvent({
+        ...event,
+        seq: Number(head.seq),
+        occurredAt,
+        prevHash: head.prev_hash,
+        hash: head.hash,
+      });
     },
 
     /** The timeline in seq order, after a seq, optionally narrowed by type and subject. */

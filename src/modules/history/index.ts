@@ -5,7 +5,7 @@ import type { KeyRing } from "../auth/index.js";
 import { historyRoutes } from "./history.routes.js";
 import { createHistoryService } from "./history.service.js";
 
-export { canonicalEvent, chainHash, GENESIS_HASH } from "./chain.js";
+export { canonicalEvent, canonicalEventAround, chainHash, GENESIS_HASH } from "./chain.js";
 export type { PairEvent } from "./history.schemas.js";
 export { CHECKPOINT_TYPE, type HistoryService, type NewEvent } from "./history.service.js";
 
