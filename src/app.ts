@@ -4,13 +4,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import websocket from "@fastify/websocket";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
-import {
-  jsonSchemaTransform,
-  jsonSchemaTransformObject,
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from "fastify-type-provider-zod";
+import { jsonSchemaTransform, jsonSchemaTransformObject, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Logger } from "pino";
 import { type Clock, systemClock } from "./clock.js";
 import type { Config } from "./config.js";
@@ -21,6 +15,8 @@ import { registerProblemHandler } from "./http/problem.js";
 import { createRateLimiter, pruneRateLimitBuckets, registerRateLimits } from "./http/rate-limit.js";
 import { requestIdOf } from "./http/request-id.js";
 import { registerRouteFallbacks } from "./http/routing.js";
+import { responseSerializerCompiler } from "./http/serialization.js";
+import { validatorCompilerWithoutNul } from "./http/validation.js";
 import { createLogger } from "./logger.js";
 import { createAccountModule } from "./modules/account/index.js";
 import {
@@ -96,12 +92,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // JSON only: a text/plain body is a 415, not a string that fails validation.
   app.removeContentTypeParser("text/plain");
-  app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setValidatorCompiler(validatorCompilerWithoutNul);
+  app.setSerializerCompiler(responseSerializerCompiler);
   registerProblemHandler(app);
   registerRouteFallbacks(app);
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
+  });
+  // While closing, answers to requests still in flight end their keep-alive connections:
+  // otherwise each would hold the close open until its keep-alive timeout (72 s).
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onSend", (_request, reply, payload, done) => {
+    if (closing) reply.header("connection", "close");
+    done(null, payload);
   });
 
   await app.register(helmet, { global: true });

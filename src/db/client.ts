@@ -3,7 +3,7 @@ import pg from "pg";
 import type { Logger } from "pino";
 import * as schema from "./schema/index.js";
 
-export type Db = NodePgDatabase<typeof schema>;
+export type Db = NodePgDatabase<typeof schema> & { $client: pg.Pool };
 /** A transaction handle: services that write take one, so a change and its event commit together. */
 export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 /** Either the pool or an open transaction, for reads that can run in both. */
@@ -39,6 +39,15 @@ export function connectDatabase(options: DatabaseOptions): Database {
   // An idle client losing its connection emits here; without a listener it would crash the process.
   pool.on("error", (error) => {
     options.logger.warn({ err: error }, "idle database connection failed");
+  });
+  // The pool stops listening while a client is checked out: a server restart that hits a
+  // client between two statements of a transaction would then crash the process. With this
+  // listener the client is only marked broken: its next query fails (→ 503) and the pool
+  // drops it on release.
+  pool.on("connect", (client) => {
+    client.on("error", (error) => {
+      options.logger.warn({ err: error }, "database connection failed while in use");
+    });
   });
   const db = drizzle(pool, { schema });
   let closed = false;

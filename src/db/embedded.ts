@@ -23,6 +23,8 @@ export type EmbeddedOptions = {
   database?: string;
   /** Trade durability for speed: only for throwaway test clusters. */
   ephemeral?: boolean;
+  /** A fixed port (a restart on the same port, as tests of outages do); a free one by default. */
+  port?: number;
 };
 
 export async function freePort(): Promise<number> {
@@ -108,7 +110,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   await assertNotInUse(clusterDir, setting, dataDir);
 
   const password = await readOrCreatePassword(dataDir);
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const recentLines: string[] = [];
   const remember = (message: unknown) => {
     const text = String(message).trim();

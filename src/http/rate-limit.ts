@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Clock } from "../clock.js";
-import type { Executor } from "../db/client.js";
+import type { Db, Executor } from "../db/client.js";
 import { AppError } from "../errors/app-error.js";
 
 export type Bucket = { key: string; limit: number; windowMs: number };
@@ -21,19 +21,36 @@ export type RateLimiter = {
 
 const windowStart = (now: Date, windowMs: number) => new Date(Math.floor(now.getTime() / windowMs) * windowMs);
 
-export function createRateLimiter(db: Executor, clock: Clock): RateLimiter {
+/** The upsert for `n` buckets; a named statement, so each connection parses and plans it once. */
+const hitStatements = new Map<number, { name: string; text: string }>();
+function hitStatement(n: number): { name: string; text: string } {
+  let statement = hitStatements.get(n);
+  if (!statement) {
+    const values = Array.from({ length: n }, (_, i) => `($${2 * i + 1}, $${2 * i + 2}::timestamptz, 1)`);
+    statement = {
+      name: `rate_limit_hit_${n}`,
+      text: `INSERT INTO rate_limit_buckets AS b (key, window_start, count)
+        VALUES ${values.join(", ")}
+        ON CONFLICT (key) DO UPDATE SET
+          count = CASE WHEN b.window_start = excluded.window_start THEN b.count + 1 ELSE 1 END,
+          window_start = excluded.window_start
+        RETURNING key, count`,
+    };
+    hitStatements.set(n, statement);
+  }
+  return statement;
+}
+
+export function createRateLimiter(db: Db, clock: Clock): RateLimiter {
   return {
     async hit(buckets) {
       if (buckets.length === 0) return [];
       const now = clock.now();
-      const rows = buckets.map((b) => sql`(${b.key}, ${windowStart(now, b.windowMs).toISOString()}::timestamptz, 1)`);
-      const result = await db.execute<{ key: string; count: number; window_start: string }>(sql`
-        INSERT INTO rate_limit_buckets AS b (key, window_start, count)
-        VALUES ${sql.join(rows, sql`, `)}
-        ON CONFLICT (key) DO UPDATE SET
-          count = CASE WHEN b.window_start = excluded.window_start THEN b.count + 1 ELSE 1 END,
-          window_start = excluded.window_start
-        RETURNING key, count`);
+      // Every request runs this: straight to the pool, without building it each time.
+      const result = await db.$client.query<{ key: string; count: number }>({
+        ...hitStatement(buckets.length),
+        values: buckets.flatMap((b) => [b.key, windowStart(now, b.windowMs).toISOString()]),
+      });
       const counts = new Map(result.rows.map((row) => [row.key, Number(row.count)]));
       return buckets.map((b) => ({
         key: b.key,

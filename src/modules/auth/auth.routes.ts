@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { noBody } from "../../http/body.js";
 import { conditionalHeaders, etagOf, expectedVersion, notModified } from "../../http/etag.js";
 import type { RunWrite } from "../../http/idempotency.js";
 import { authenticatedProblems, bearerSecurity, problems, writeProblems } from "../../http/openapi.js";
@@ -108,6 +109,7 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (
       tags,
       summary: "End every login of this account",
       security: bearerSecurity,
+      body: noBody,
       response: { 204: z.undefined(), ...problems(...authenticatedProblems) },
     },
     handler: async (request, reply) => {

@@ -90,6 +90,21 @@ export function createAuthService(deps: AuthServiceDeps) {
     return revoked.map((row) => row.id);
   }
 
+  // Runs on every authenticated request: built and planned once, not per call.
+  const liveFamily = db
+    .select({ id: refreshFamilies.id })
+    .from(refreshFamilies)
+    .innerJoin(users, eq(users.id, refreshFamilies.userId))
+    .where(
+      and(
+        eq(refreshFamilies.id, sql.placeholder("familyId")),
+        eq(refreshFamilies.userId, sql.placeholder("userId")),
+        isNull(refreshFamilies.revokedAt),
+        isNull(users.deletedAt),
+      ),
+    )
+    .prepare("auth_live_family");
+
   // Keyed by a hash of the email: counters are kept for any address anyone types, never the address itself.
   const loginFailureBucket = (email: string) => ({
     key: `login-failures:${createHash("sha256").update(email.trim().toLowerCase()).digest("hex")}`,
@@ -235,18 +250,7 @@ export function createAuthService(deps: AuthServiceDeps) {
 
     /** The login (refresh family) is not revoked and its account not deleted. */
     async loginIsLive(principal: Principal): Promise<boolean> {
-      const [live] = await db
-        .select({ id: refreshFamilies.id })
-        .from(refreshFamilies)
-        .innerJoin(users, eq(users.id, refreshFamilies.userId))
-        .where(
-          and(
-            eq(refreshFamilies.id, principal.familyId),
-            eq(refreshFamilies.userId, principal.id),
-            isNull(refreshFamilies.revokedAt),
-            isNull(users.deletedAt),
-          ),
-        );
+      const [live] = await liveFamily.execute({ familyId: principal.familyId, userId: principal.id });
       return live !== undefined;
     },
 

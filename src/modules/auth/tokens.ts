@@ -8,8 +8,15 @@ import type { KeyRing } from "./keys.js";
 export type TokenSettings = { issuer: string; audience: string; accessTokenTtlSeconds: number };
 
 const ACCESS_TOKEN_TYPE = "at+jwt";
+const VERIFIED_CACHE_SIZE = 10_000;
 
 export function createAccessTokens(keys: KeyRing, settings: TokenSettings, clock: Clock) {
+  // A signature that verified once verifies again until the token expires: clients send the
+  // same token with every request, so its EdDSA check (the costliest step) runs once per
+  // token, not once per request. Expiry is still checked on every use; revocation is the
+  // database's check, after this one.
+  const verified = new Map<string, { principal: Principal; expiresAtMs: number }>();
+
   return {
     ttlSeconds: settings.accessTokenTtlSeconds,
 
@@ -29,6 +36,12 @@ export function createAccessTokens(keys: KeyRing, settings: TokenSettings, clock
 
     /** Verifies signature, algorithm, issuer, audience, type and expiry; any failure is a 401. */
     async verify(token: string): Promise<Principal> {
+      const known = verified.get(token);
+      if (known) {
+        if (clock.now().getTime() < known.expiresAtMs) return known.principal;
+        verified.delete(token);
+        throw new AppError("UNAUTHENTICATED", "The access token has expired");
+      }
       try {
         const { kid } = decodeProtectedHeader(token);
         const key = kid ? keys.byKid.get(kid) : undefined;
@@ -44,7 +57,11 @@ export function createAccessTokens(keys: KeyRing, settings: TokenSettings, clock
         if (typeof payload.sub !== "string" || typeof payload.fid !== "string") {
           throw new AppError("UNAUTHENTICATED", "The access token is not valid");
         }
-        return { id: payload.sub, familyId: payload.fid };
+        const principal = { id: payload.sub, familyId: payload.fid };
+        // The oldest entry goes first once the cache is full (Maps keep insertion order).
+        if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value as string);
+        verified.set(token, { principal, expiresAtMs: (payload.exp as number) * 1000 });
+        return principal;
       } catch (error) {
         if (error instanceof AppError) throw error;
         const expired = error instanceof joseErrors.JWTExpired;

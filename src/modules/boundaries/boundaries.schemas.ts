@@ -49,7 +49,7 @@ export const proposeRevisionBody = z
 
 /** Answers may come without a body (Fastify then sees null); a body, if any, is still strict. */
 export const declineBody = z.strictObject({ reason: reason.optional() }).nullish();
-export const emptyBody = z.strictObject({}).nullish();
+export { noBody as emptyBody } from "../../http/body.js";
 export const withdrawBody = z.strictObject({ reason: reason.describe("Why you withdraw consent") });
 
 const statusList = z

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod, ZodTypeProvider } from "fastify-type-provid
 import { z } from "zod";
 import type { Tx } from "../../db/client.js";
 import type { ErrorCode } from "../../errors/catalogue.js";
+import { noBody } from "../../http/body.js";
 import { conditionalHeaders, etagOf, expectedVersion, notModified } from "../../http/etag.js";
 import type { AccessHook } from "../../http/hooks.js";
 import type { RunWrite } from "../../http/idempotency.js";
@@ -32,8 +33,6 @@ export type CommitmentsRoutesOptions = {
 };
 
 const tags = ["commitments"];
-// Fastify hands over `null` when no body was sent.
-export const noBody = z.strictObject({}).nullish();
 const security = bearerSecurity;
 const stateProblems: ErrorCode[] = [...writeProblems, "NOT_FOUND", "PRECONDITION_FAILED", "PAIR_ENDED"];
 

@@ -1,12 +1,12 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { noBody } from "../../http/body.js";
 import { conditionalHeaders, etagOf, expectedVersion, notModified } from "../../http/etag.js";
 import type { AccessHook } from "../../http/hooks.js";
 import type { RunWrite } from "../../http/idempotency.js";
 import { authenticatedProblems, bearerSecurity, problems, writeProblems } from "../../http/openapi.js";
 import { principalOf } from "../../http/principal.js";
 import { pairParams } from "../pairs/index.js";
-import { noBody } from "./commitments.routes.js";
 import {
   acceptedRequestSchema,
   createRequestBody,

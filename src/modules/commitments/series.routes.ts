@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { noBody } from "../../http/body.js";
 import type { AccessHook } from "../../http/hooks.js";
 import type { RunWrite } from "../../http/idempotency.js";
 import { authenticatedProblems, bearerSecurity, problems, writeProblems } from "../../http/openapi.js";
@@ -36,6 +37,7 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (
       summary: "End the series (owner): its future open occurrences are withdrawn",
       security: bearerSecurity,
       params: seriesParams,
+      body: noBody,
       response: {
         200: seriesSchema,
         ...problems(...writeProblems, "NOT_FOUND", "PAIR_ENDED", "OWNER_ONLY", "SERIES_ENDED"),

@@ -9,7 +9,7 @@ import type { ConsistencySources } from "./consistency.sources.js";
 import { historyRoutes } from "./history.routes.js";
 import { createHistoryService } from "./history.service.js";
 
-export { canonicalEvent, chainHash, GENESIS_HASH } from "./chain.js";
+export { canonicalEvent, canonicalEventAround, chainHash, GENESIS_HASH } from "./chain.js";
 export type {
   BoundaryFigures,
   BucketCounts,

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { noBody } from "../../http/body.js";
 import type { AccessHook } from "../../http/hooks.js";
 import type { RunWrite } from "../../http/idempotency.js";
 import { authenticatedProblems, bearerSecurity, problems, writeProblems } from "../../http/openapi.js";
@@ -37,6 +38,7 @@ export const pairsRoutes: FastifyPluginAsyncZod<PairsRoutesOptions> = async (app
       description:
         "Answers a single-use code (valid 72 h) to give your partner. A new invite replaces the previous one. Only for someone not in an active pair. The code is shown once and stored hashed, so this route does not take `Idempotency-Key`: retrying simply issues a fresh code.",
       security,
+      body: noBody,
       response: { 201: inviteSchema, ...problems(...authenticatedProblems, "ALREADY_IN_PAIR") },
     },
     handler: async (request, reply) => reply.code(201).send(await pairs.createInvite(principalOf(request))),
@@ -61,6 +63,7 @@ export const pairsRoutes: FastifyPluginAsyncZod<PairsRoutesOptions> = async (app
       tags: ["pairs"],
       summary: "Withdraw my pending invite (204 also when there is none)",
       security,
+      body: noBody,
       response: { 204: z.undefined(), ...problems(...writeProblems) },
     },
     handler: async (request, reply) =>
@@ -136,6 +139,7 @@ export const pairsRoutes: FastifyPluginAsyncZod<PairsRoutesOptions> = async (app
         "Either partner may end the pair at any time, without the other's consent. Open commitments are withdrawn, pending proposals cancelled, agreed boundaries ended; the history stays readable by both.",
       security,
       params: pairParams,
+      body: noBody,
       response: { 200: pairSchema, ...problems(...writeProblems, "NOT_FOUND", "PAIR_ENDED") },
     },
     handler: async (request, reply) =>

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, ne } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Clock } from "../../clock.js";
 import type { Db, Executor, Tx } from "../../db/client.js";
@@ -90,6 +90,14 @@ export function createPairsService(deps: PairsServiceDeps) {
    * exactly as for an id that does not exist. `lock` takes the pair row
    * first, as every write does (one lock order everywhere).
    */
+  // The membership check every `{pairId}` route runs first: built and planned once.
+  const memberPairUnlocked = db
+    .select({ pair: pairs })
+    .from(pairs)
+    .innerJoin(pairMembers, and(eq(pairMembers.pairId, pairs.id), eq(pairMembers.userId, sql.placeholder("userId"))))
+    .where(eq(pairs.id, sql.placeholder("pairId")))
+    .prepare("pairs_member_pair");
+
   async function memberPair(
     executor: Executor,
     pairId: string,
@@ -97,6 +105,11 @@ export function createPairsService(deps: PairsServiceDeps) {
     lock?: "share" | "update",
   ): Promise<PairRow> {
     if (!isUuid(pairId)) throw notFound("pair");
+    if (executor === db && !lock) {
+      const [found] = await memberPairUnlocked.execute({ pairId, userId });
+      if (!found) throw notFound("pair");
+      return found.pair;
+    }
     const query = executor
       .select({ pair: pairs })
       .from(pairs)

@@ -2,6 +2,7 @@ import type {} from "@fastify/websocket";
 import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { AppError } from "../../errors/app-error.js";
+import { noBody } from "../../http/body.js";
 import { authenticatedProblems, bearerSecurity, problems } from "../../http/openapi.js";
 import { principalOf } from "../../http/principal.js";
 import type { AuthService } from "../auth/index.js";
@@ -35,6 +36,7 @@ export const realtimeRoutes: FastifyPluginAsyncZod<RealtimeRoutesOptions> = asyn
       summary: "A single-use ticket (30 s) to open the stream from a browser",
       description: "Browsers cannot set headers on a WebSocket: open `GET /v1/stream?ticket=…` with this instead.",
       security: bearerSecurity,
+      body: noBody,
       response: { 201: ticketSchema, ...problems(...authenticatedProblems, "NO_ACTIVE_PAIR") },
     },
     handler: async (request, reply) => reply.code(201).send(await tickets.issue(principalOf(request))),
