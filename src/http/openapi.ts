@@ -34,3 +34,14 @@ export const writeProblems: ErrorCode[] = [
 ];
 
 export const bearerSecurity = [{ bearerAuth: [] }];
+
+/** Routes where the password is re-entered (change it, delete the account). */
+export const passwordReentryProblems: ErrorCode[] = [
+  ...authenticatedProblems,
+  "MALFORMED_JSON",
+  "PAYLOAD_TOO_LARGE",
+  "UNSUPPORTED_MEDIA_TYPE",
+  "WRONG_PASSWORD",
+  "ACCOUNT_THROTTLED",
+  "SERVER_BUSY",
+];

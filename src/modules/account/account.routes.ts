@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { authenticatedProblems, bearerSecurity, problems } from "../../http/openapi.js";
+import { authenticatedProblems, bearerSecurity, passwordReentryProblems, problems } from "../../http/openapi.js";
 import { principalOf } from "../../http/principal.js";
 import { deleteMeBody, exportDocumentSchema } from "./account.schemas.js";
 import type { AccountService } from "./account.service.js";
@@ -54,15 +54,7 @@ export const accountRoutes: FastifyPluginAsyncZod<AccountRoutesOptions> = async 
       body: deleteMeBody,
       response: {
         204: z.undefined(),
-        ...problems(
-          ...authenticatedProblems,
-          "MALFORMED_JSON",
-          "PAYLOAD_TOO_LARGE",
-          "UNSUPPORTED_MEDIA_TYPE",
-          "WRONG_PASSWORD",
-          "ACCOUNT_THROTTLED",
-          "SERVER_BUSY",
-        ),
+        ...problems(...passwordReentryProblems),
       },
     },
     handler: async (request, reply) => {

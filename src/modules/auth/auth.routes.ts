@@ -3,7 +3,13 @@ import { z } from "zod";
 import { noBody } from "../../http/body.js";
 import { conditionalHeaders, etagOf, expectedVersion, notModified } from "../../http/etag.js";
 import type { RunWrite } from "../../http/idempotency.js";
-import { authenticatedProblems, bearerSecurity, problems, writeProblems } from "../../http/openapi.js";
+import {
+  authenticatedProblems,
+  bearerSecurity,
+  passwordReentryProblems,
+  problems,
+  writeProblems,
+} from "../../http/openapi.js";
 import { principalOf } from "../../http/principal.js";
 import {
   changePasswordBody,
@@ -170,15 +176,7 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (
       body: changePasswordBody,
       response: {
         204: z.undefined(),
-        ...problems(
-          ...authenticatedProblems,
-          "MALFORMED_JSON",
-          "PAYLOAD_TOO_LARGE",
-          "UNSUPPORTED_MEDIA_TYPE",
-          "WRONG_PASSWORD",
-          "ACCOUNT_THROTTLED",
-          "SERVER_BUSY",
-        ),
+        ...problems(...passwordReentryProblems),
       },
     },
     handler: async (request, reply) => {
