@@ -59,6 +59,8 @@ function startService(env: Record<string, string>): ChildProcess {
     env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "warn", HOST: "127.0.0.1", ...env },
     stdio: ["ignore", "ignore", "inherit"],
   });
+  // Never outlive the benchmark, even when it crashes.
+  process.once("exit", () => child.kill("SIGKILL"));
   return child;
 }
 
@@ -92,6 +94,7 @@ async function openMany(count: number, make: (i: number) => Promise<WebSocket>):
 async function notifyBaseline(url: string): Promise<number[]> {
   const listener = new pg.Client({ connectionString: url });
   const sender = new pg.Client({ connectionString: url });
+  for (const client of [listener, sender]) client.on("error", () => {});
   await Promise.all([listener.connect(), sender.connect()]);
   await listener.query("LISTEN bench_baseline");
   const latencies: number[] = [];
