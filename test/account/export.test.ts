@@ -1,9 +1,8 @@
-import { createHash } from "node:crypto";
-import canonicalize from "canonicalize";
 import { compactVerify, createLocalJWKSet } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp } from "../helpers/app.js";
 import { agreeBoundary, boundaryPath } from "../helpers/boundaries.js";
+import { GENESIS, recomputeHash, type TimelineEvent } from "../helpers/chain.js";
 import { HOUR } from "../helpers/clock.js";
 import { createCommitment, step } from "../helpers/commitments.js";
 import { fastHasher } from "../helpers/fast-hasher.js";
@@ -17,18 +16,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-type ExportedEvent = {
-  pairId: string;
-  seq: number;
-  type: string;
-  actorId: string | null;
-  subjectType: string;
-  subjectId: string;
-  payload: Record<string, unknown>;
-  occurredAt: string;
-  prevHash: string;
-  hash: string;
-};
+type ExportedEvent = TimelineEvent;
 type ExportedPair = {
   pair: { id: string; status: string; members: { userId: string; displayName: string }[] };
   checkpoint: { pairId: string; seq: number; hash: string; issuedAt: string; jws: string };
@@ -56,15 +44,10 @@ async function exportOf(user: SignedInUser) {
 
 /** The chain recomputed from the exported events alone, as a counsellor's tool would. */
 function chainHolds(events: ExportedEvent[]): boolean {
-  let prevHash = "0".repeat(64);
+  let prevHash = GENESIS;
   return events.every((event, index) => {
-    const { prevHash: claimed, hash, ...fields } = event;
-    const canonical = canonicalize({ ...fields, occurredAt: Date.parse(fields.occurredAt) });
-    const expected = createHash("sha256")
-      .update(prevHash + canonical)
-      .digest("hex");
-    const holds = event.seq === index + 1 && claimed === prevHash && hash === expected;
-    prevHash = hash;
+    const holds = event.seq === index + 1 && event.prevHash === prevHash && event.hash === recomputeHash(event);
+    prevHash = event.hash;
     return holds;
   });
 }

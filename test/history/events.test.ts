@@ -1,9 +1,8 @@
-import { createHash } from "node:crypto";
-import canonicalize from "canonicalize";
 import { compactVerify, createLocalJWKSet } from "jose";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp } from "../helpers/app.js";
+import { recomputeHash, type TimelineEvent } from "../helpers/chain.js";
 import { linkPair } from "../helpers/pairs.js";
 
 let t: TestApp;
@@ -12,27 +11,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-type Event = {
-  pairId: string;
-  seq: number;
-  type: string;
-  actorId: string | null;
-  subjectType: string;
-  subjectId: string;
-  payload: Record<string, unknown>;
-  occurredAt: string;
-  prevHash: string;
-  hash: string;
-};
-
-/** What the README tells a front end to do, written independently of the server's code. */
-function recomputeHash(event: Event): string {
-  const { prevHash, hash: _hash, occurredAt, ...rest } = event;
-  const canonical = canonicalize({ ...rest, occurredAt: new Date(occurredAt).getTime() }) as string;
-  return createHash("sha256")
-    .update(prevHash + canonical, "utf8")
-    .digest("hex");
-}
+type Event = TimelineEvent;
 
 async function allEvents(pairId: string, auth: Record<string, string>): Promise<Event[]> {
   return (await t.http.get(`/v1/pairs/${pairId}/events?limit=100`).set(auth).expect(200)).body.data;
