@@ -549,7 +549,11 @@ async function main(): Promise<void> {
     }
 
     // ---- run: warm up each load once, then interleave the repetitions ----
-    const active = figures.filter((f) => !f.skip);
+    // BENCH_ONLY (a regular expression over figure names) narrows the run; baselines of the chosen figures stay.
+    const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
+    const chosen = only ? figures.filter((f) => only.test(f.name)) : figures;
+    const needed = new Set(chosen.flatMap((f) => [f.name, ...(f.baseline ? [f.baseline] : [])]));
+    const active = figures.filter((f) => !f.skip && needed.has(f.name));
     log(`warming up ${active.length} loads…`);
     for (const figure of active) await measure(await figure.load(), 1);
     const samples = new Map<string, (Sample & { extra?: Record<string, number> })[]>();
@@ -564,52 +568,55 @@ async function main(): Promise<void> {
     }
 
     // ---- report ----
-    const results = figures.map((figure) => {
-      if (figure.skip) return { name: figure.name, what: figure.what, baseline: figure.baseline, skipped: figure.skip };
-      const runs = samples.get(figure.name) ?? [];
-      const base = figure.baseline ? (samples.get(figure.baseline) ?? []) : undefined;
-      const of = (list: Sample[], key: "throughput" | "p50" | "p99") => stats(list.map((s) => s[key]));
-      const ratio = (key: "throughput" | "p50" | "p99") =>
-        base ? stats(runs.map((s, i) => s[key] / ((base[i] as Sample)[key] || Number.NaN))) : null;
-      const throughput = of(runs, "throughput");
-      const p99 = of(runs, "p99");
-      const extras = Object.fromEntries(
-        Object.keys(runs[0]?.extra ?? {}).map((k) => [k, stats(runs.map((s) => s.extra?.[k] ?? Number.NaN))]),
-      );
-      const ratios = { throughput: ratio("throughput"), p50: ratio("p50"), p99: ratio("p99") };
-      const met = figure.target
-        ? (figure.target.minThroughputRatio === undefined ||
-            (ratios.throughput?.median ?? 0) >= figure.target.minThroughputRatio) &&
-          (figure.target.maxP99Ms === undefined || p99.median < figure.target.maxP99Ms)
-        : null;
-      return {
-        name: figure.name,
-        what: figure.what,
-        baseline: figure.baseline,
-        connections:
-          runs.length > 0
-            ? figure.name.startsWith("login") || figure.name.includes("argon2")
-              ? BURST
-              : CONNECTIONS
+    const results = figures
+      .filter((f) => needed.has(f.name))
+      .map((figure) => {
+        if (figure.skip)
+          return { name: figure.name, what: figure.what, baseline: figure.baseline, skipped: figure.skip };
+        const runs = samples.get(figure.name) ?? [];
+        const base = figure.baseline ? (samples.get(figure.baseline) ?? []) : undefined;
+        const of = (list: Sample[], key: "throughput" | "p50" | "p99") => stats(list.map((s) => s[key]));
+        const ratio = (key: "throughput" | "p50" | "p99") =>
+          base ? stats(runs.map((s, i) => s[key] / ((base[i] as Sample)[key] || Number.NaN))) : null;
+        const throughput = of(runs, "throughput");
+        const p99 = of(runs, "p99");
+        const extras = Object.fromEntries(
+          Object.keys(runs[0]?.extra ?? {}).map((k) => [k, stats(runs.map((s) => s.extra?.[k] ?? Number.NaN))]),
+        );
+        const ratios = { throughput: ratio("throughput"), p50: ratio("p50"), p99: ratio("p99") };
+        const met = figure.target
+          ? (figure.target.minThroughputRatio === undefined ||
+              (ratios.throughput?.median ?? 0) >= figure.target.minThroughputRatio) &&
+            (figure.target.maxP99Ms === undefined || p99.median < figure.target.maxP99Ms)
+          : null;
+        return {
+          name: figure.name,
+          what: figure.what,
+          baseline: figure.baseline,
+          connections:
+            runs.length > 0
+              ? figure.name.startsWith("login") || figure.name.includes("argon2")
+                ? BURST
+                : CONNECTIONS
+              : null,
+          unit: { throughput: "2xx responses/s", latency: "ms" },
+          throughput,
+          p50: of(runs, "p50"),
+          p99,
+          baselineValues: base
+            ? { throughput: of(base, "throughput"), p50: of(base, "p50"), p99: of(base, "p99") }
             : null,
-        unit: { throughput: "2xx responses/s", latency: "ms" },
-        throughput,
-        p50: of(runs, "p50"),
-        p99,
-        baselineValues: base
-          ? { throughput: of(base, "throughput"), p50: of(base, "p50"), p99: of(base, "p99") }
-          : null,
-        ratio: ratios,
-        target: figure.target ?? null,
-        targetMet: met,
-        responses: {
-          ok: runs.reduce((n, s) => n + s.ok, 0),
-          non2xx: runs.reduce((n, s) => n + s.non2xx, 0),
-          errors: runs.reduce((n, s) => n + s.errors, 0),
-        },
-        ...(Object.keys(extras).length > 0 ? { extra: extras } : {}),
-      };
-    });
+          ratio: ratios,
+          target: figure.target ?? null,
+          targetMet: met,
+          responses: {
+            ok: runs.reduce((n, s) => n + s.ok, 0),
+            non2xx: runs.reduce((n, s) => n + s.non2xx, 0),
+            errors: runs.reduce((n, s) => n + s.errors, 0),
+          },
+          ...(Object.keys(extras).length > 0 ? { extra: extras } : {}),
+        };
+      });
 
     const machine = {
       cpus: os.cpus().length,
