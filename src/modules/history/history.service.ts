@@ -50,11 +50,26 @@ export function toEvent(row: EventRow): PairEvent {
 export type HistoryServiceDeps = { db: Db; clock: Clock; keys: KeyRing; logger: Logger };
 
 export function createHistoryService({ db, clock, keys, logger }: HistoryServiceDeps) {
-  /** Fire and forget: a lost wake-up is caught up by the hubs' periodic head check. */
-  function notify(payload: string): void {
-    db.execute(sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${payload})`).catch((error: unknown) =>
-      logger.warn({ err: error }, "could not notify stream hubs; they will catch up"),
-    );
+  /**
+   * Wake-ups committed in the same tick go out in one statement (the latest
+   * seq per pair is all a hub needs). Fire and forget: a lost wake-up is
+   * caught up by the hubs' periodic head check.
+   */
+  let wakeUps = new Map<string, number>();
+  function flushWakeUps(): void {
+    const payloads = [...wakeUps].map(([pairId, seq]) => JSON.stringify({ pairId, seq }));
+    wakeUps = new Map();
+    db.$client
+      .query({
+        name: "history_wake_hubs",
+        text: "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload",
+        values: [EVENTS_CHANNEL, payloads],
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, "could not notify stream hubs; they will catch up"));
+  }
+  function notify(pairId: string, seq: number): void {
+    if (wakeUps.size === 0) setImmediate(flushWakeUps);
+    wakeUps.set(pairId, Math.max(seq, wakeUps.get(pairId) ?? 0));
   }
 
   // The timeline read (no type or subject filter), built and planned once.
@@ -110,11 +125,13 @@ export function createHistoryService({ db, clock, keys, logger }: HistoryService
       // commits of notifying transactions, which bench/notify.ts measured at
       // about a third of the throughput under concurrent writes. Otherwise
       // inside this transaction, still delivered only if it commits.
-      const wake = JSON.stringify({ pairId: event.pairId, seq: Number(head.seq) });
-      if (!afterCommit(tx, () => notify(wake))) await tx.execute(sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${wake})`);
+      const seq = Number(head.seq);
+      if (!afterCommit(tx, () => notify(event.pairId, seq))) {
+        await tx.execute(sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${JSON.stringify({ pairId: event.pairId, seq })})`);
+      }
       return toEvent({
         ...event,
-        seq: Number(head.seq),
+        seq,
         occurredAt,
         prevHash: head.prev_hash,
         hash: head.hash,
