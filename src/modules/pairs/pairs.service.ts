@@ -1,5 +1,6 @@
 import { and, desc, eq, inArray, lt, ne, sql } from "drizzle-orm";
 import { z } from "zod";
+import { BoundedMap } from "../../bounded-map.js";
 import type { Clock } from "../../clock.js";
 import type { Db, Executor, Tx } from "../../db/client.js";
 import { uniqueViolation } from "../../db/errors.js";
@@ -120,6 +121,9 @@ export function createPairsService(deps: PairsServiceDeps) {
     return found.pair;
   }
 
+  // "userId:pairId" of members seen; bounded, so a flood of ids cannot grow it without end.
+  const knownMembers = new BoundedMap<string, true>(100_000);
+
   async function revokePendingInvites(tx: Tx, userIds: string[], now: Date): Promise<void> {
     await tx
       .update(invites)
@@ -236,9 +240,16 @@ export function createPairsService(deps: PairsServiceDeps) {
       return toPair(await memberPair(db, pairId, principal.id), db);
     },
 
-    /** For `preValidation` hooks: 404 unless the caller is a member (current or former). */
+    /**
+     * For `preValidation` hooks: 404 unless the caller is a member (current
+     * or former). Membership rows are never deleted, so a yes stays true and
+     * is remembered: most requests then need no query for this.
+     */
     async requireMember(pairId: string, userId: string): Promise<void> {
+      const key = `${userId}:${pairId}`;
+      if (knownMembers.has(key)) return;
       await memberPair(db, pairId, userId);
+      knownMembers.set(key, true);
     },
 
     /**
