@@ -168,6 +168,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     activePairOf: (userId, executor) => pairs.service.activePairOf(userId, executor),
     onProfileChanged: (tx, userId, fields) => pairs.service.recordMemberUpdate(tx, userId, fields),
     onLoginsEnded: (userId, familyIds) => void realtime.endLogins(userId, familyIds),
+    hearsEndedLogins: () => realtime.hearsBroadcasts(),
   });
   const pairs = createPairsModule({
     db,

@@ -199,6 +199,8 @@ describe("refresh tokens", () => {
   it("revoke the whole login when a rotated token is presented again", async () => {
     const user = await registerUser(t);
     const rotated = await t.http.post("/v1/auth/refresh").send({ refreshToken: user.refreshToken }).expect(200);
+    // Used (and so remembered as live) before the login ends.
+    await t.http.get("/v1/me").set("Authorization", `Bearer ${rotated.body.accessToken}`).expect(200);
     const reuse = await t.http.post("/v1/auth/refresh").send({ refreshToken: user.refreshToken }).expect(401);
     expect(reuse.body.code).toBe("REFRESH_TOKEN_REUSED");
     // The newest token and every access token of that login are dead too.
@@ -235,6 +237,7 @@ describe("logout", () => {
   it("ends that login only: its refresh and access tokens stop at once", async () => {
     const user = await registerUser(t);
     const second = await t.http.post("/v1/auth/login").send({ email: user.email, password: user.password }).expect(200);
+    await t.http.get("/v1/me").set(user.auth).expect(200);
     await t.http.post("/v1/auth/logout").send({ refreshToken: user.refreshToken }).expect(204);
     await t.http.get("/v1/me").set(user.auth).expect(401);
     await t.http.post("/v1/auth/refresh").send({ refreshToken: user.refreshToken }).expect(401);
@@ -248,6 +251,7 @@ describe("logout", () => {
     const user = await registerUser(t);
     const second = await t.http.post("/v1/auth/login").send({ email: user.email, password: user.password }).expect(200);
     await t.http.post("/v1/auth/logout-all").expect(401);
+    await t.http.get("/v1/me").set("Authorization", `Bearer ${second.body.accessToken}`).expect(200);
     await t.http.post("/v1/auth/logout-all").set(user.auth).expect(204);
     await t.http.get("/v1/me").set(user.auth).expect(401);
     await t.http.get("/v1/me").set("Authorization", `Bearer ${second.body.accessToken}`).expect(401);

@@ -73,6 +73,20 @@ describe("across instances", () => {
     await socket.waitFor(isEvent(12), 10_000);
   });
 
+  it("a login ended through instance A is refused by instance B once A's broadcast arrives", async () => {
+    const { inviter } = await linkPair(a);
+    // B has answered this login (and remembers it as live).
+    await b.http.get("/v1/me").set(inviter.auth).expect(200);
+    const socket = await openStream(baseB, `ticket=${await ticketFor(b, inviter)}`);
+    clients.push(socket);
+    await socket.waitFor((m) => m.type === "hello");
+    await a.http.post("/v1/auth/logout-all").set(inviter.auth).expect(204);
+    // The socket's 4001 shows B has heard the broadcast; the token is refused from then on.
+    expect((await socket.closed).code).toBe(4001);
+    const refusedByB = await b.http.get("/v1/me").set(inviter.auth).expect(401);
+    expect(refusedByB.body.code).toBe("UNAUTHENTICATED");
+  });
+
   it("a consumer that stops reading is closed (4008) instead of growing server memory, and can resume", async () => {
     const { pairId, joiner } = await linkPair(a);
     const socket = await openStream(baseB, `ticket=${await ticketFor(a, joiner)}`);

@@ -197,4 +197,15 @@ describe("closing", () => {
     await t.http.post("/v1/auth/logout-all").set(secondUser.auth).expect(204);
     expect((await other.closed).code).toBe(4001);
   });
+
+  it("a reused refresh token ends its login: that login's sockets close (4001)", async () => {
+    const { inviter } = await linkPair(t);
+    const socket = await connect(inviter);
+    await socket.waitFor((m) => m.type === "hello");
+    await t.http.post("/v1/auth/refresh").send({ refreshToken: inviter.refreshToken }).expect(200);
+    const reuse = await t.http.post("/v1/auth/refresh").send({ refreshToken: inviter.refreshToken }).expect(401);
+    expect(reuse.body.code).toBe("REFRESH_TOKEN_REUSED");
+    expect((await socket.closed).code).toBe(4001);
+    await t.http.get("/v1/me").set(inviter.auth).expect(401);
+  });
 });

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { and, eq, inArray, isNull, ne, type SQL, sql } from "drizzle-orm";
+import { BoundedMap } from "../../bounded-map.js";
 import type { Clock } from "../../clock.js";
 import type { Db, Executor, Tx } from "../../db/client.js";
 import { uniqueViolation } from "../../db/errors.js";
@@ -33,11 +34,20 @@ export type AuthServiceDeps = {
   activePairOf: (userId: string, db: Executor) => Promise<string | null>;
   /** Lets the pairs module record `member.updated` in this transaction. */
   onProfileChanged: (tx: Tx, userId: string, fields: string[]) => Promise<void>;
+  /** Tells every instance (sockets, caches) that logins ended; called after their commit. */
+  onLoginsEnded: (userId: string, familyIds: string[] | "all") => void;
+  /**
+   * Whether this instance hears other instances' ended logins right now (its
+   * LISTEN connection is up); only then may it remember that a login is live.
+   */
+  hearsEndedLogins: () => boolean;
 };
 
 type UserRow = typeof users.$inferSelect;
 
 const LOGIN_FAILURE_WINDOW_MS = 15 * 60 * 1000;
+/** At most this long may a login be taken as live without asking the database, whatever else fails. */
+const LIVE_LOGIN_MEMORY_MS = 5_000;
 
 export function createAuthService(deps: AuthServiceDeps) {
   const { db, clock, hasher, accessTokens } = deps;
@@ -104,6 +114,26 @@ export function createAuthService(deps: AuthServiceDeps) {
       ),
     )
     .prepare("auth_live_family");
+
+  /*
+   * Every authenticated request asks whether its login is still live. The
+   * yes is remembered (familyId → userId, until), and forgotten the moment
+   * a login ends: here at once, on other instances when the broadcast
+   * arrives, and everywhere after LIVE_LOGIN_MEMORY_MS at the latest.
+   * `forgotten` counts forgettings, so an answer read before one is not
+   * remembered after it.
+   */
+  const liveLogins = new BoundedMap<string, { userId: string; until: number }>(100_000);
+  let forgotten = 0;
+
+  function forgetLogins(userId: string, familyIds: string[] | "all"): void {
+    forgotten++;
+    if (familyIds !== "all") {
+      for (const id of familyIds) liveLogins.delete(id);
+      return;
+    }
+    for (const [id, login] of liveLogins) if (login.userId === userId) liveLogins.delete(id);
+  }
 
   // Keyed by a hash of the email: counters are kept for any address anyone types, never the address itself.
   const loginFailureBucket = (email: string) => ({
@@ -207,7 +237,10 @@ export function createAuthService(deps: AuthServiceDeps) {
         }
         if (found.token.rotatedAt) {
           await revokeFamilies(tx, eq(refreshFamilies.id, found.family.id), "refresh_token_reused");
-          return { error: "REFRESH_TOKEN_REUSED" as const };
+          return {
+            error: "REFRESH_TOKEN_REUSED" as const,
+            ended: { userId: found.family.userId, familyId: found.family.id },
+          };
         }
         await tx.update(refreshTokens).set({ rotatedAt: now }).where(eq(refreshTokens.id, found.token.id));
         return {
@@ -215,8 +248,11 @@ export function createAuthService(deps: AuthServiceDeps) {
           tokens: await issueTokens(tx, { id: found.family.userId, familyId: found.family.id }),
         };
       });
-      // Thrown after commit, so the family's revocation is kept.
-      if (outcome.error) throw new AppError(outcome.error);
+      // Thrown after commit, so the family's revocation is kept (and that login's sockets close).
+      if (outcome.error) {
+        if (outcome.ended) this.loginsEnded(outcome.ended.userId, [outcome.ended.familyId]);
+        throw new AppError(outcome.error);
+      }
       return outcome.tokens;
     },
 
@@ -250,8 +286,33 @@ export function createAuthService(deps: AuthServiceDeps) {
 
     /** The login (refresh family) is not revoked and its account not deleted. */
     async loginIsLive(principal: Principal): Promise<boolean> {
+      const now = clock.now().getTime();
+      const known = liveLogins.get(principal.familyId);
+      if (known && known.userId === principal.id && known.until > now && deps.hearsEndedLogins()) return true;
+      const before = forgotten;
       const [live] = await liveFamily.execute({ familyId: principal.familyId, userId: principal.id });
+      if (live && before === forgotten && deps.hearsEndedLogins()) {
+        liveLogins.set(principal.familyId, { userId: principal.id, until: now + LIVE_LOGIN_MEMORY_MS });
+      }
       return live !== undefined;
+    },
+
+    /**
+     * After the commit that ended them: forget these logins here, then tell
+     * the other instances (and every instance's sockets).
+     */
+    loginsEnded(userId: string, familyIds: string[] | "all"): void {
+      forgetLogins(userId, familyIds);
+      deps.onLoginsEnded(userId, familyIds);
+    },
+
+    /** Another instance ended logins (their broadcast arrived). */
+    forgetLogins,
+
+    /** This instance may have missed broadcasts (its listener reconnected): forget every remembered login. */
+    forgetAllLogins(): void {
+      forgotten++;
+      liveLogins.clear();
     },
 
     async getMe(principal: Principal): Promise<User> {

@@ -36,6 +36,8 @@ export type AuthModuleOptions = {
   activePairOf: (userId: string, db: Executor) => Promise<string | null>;
   onProfileChanged: (tx: Tx, userId: string, fields: string[]) => Promise<void>;
   onLoginsEnded: (userId: string, familyIds: string[] | "all") => void;
+  /** Whether this instance hears other instances' ended logins right now (see AuthServiceDeps). */
+  hearsEndedLogins: () => boolean;
 };
 
 function bearerToken(request: FastifyRequest): string {
@@ -62,7 +64,10 @@ export function createAuthModule(options: AuthModuleOptions) {
     loginFailuresPerAccount: options.loginFailuresPerAccount,
     activePairOf: options.activePairOf,
     onProfileChanged: options.onProfileChanged,
+    onLoginsEnded: options.onLoginsEnded,
+    hearsEndedLogins: options.hearsEndedLogins,
   });
+  const loginsEnded = (userId: string, familyIds: string[] | "all") => service.loginsEnded(userId, familyIds);
   const plugin = fp(
     async (app: FastifyInstance) => {
       app.decorateRequest("user", undefined);
@@ -73,11 +78,11 @@ export function createAuthModule(options: AuthModuleOptions) {
         auth: service,
         keys: options.keys,
         runWrite: options.runWrite,
-        onLoginsEnded: options.onLoginsEnded,
+        onLoginsEnded: loginsEnded,
       });
     },
     { name: "auth" },
   );
   // Others that end logins (deleting an account) tell the same listener, after their commit.
-  return { service, plugin, loginsEnded: options.onLoginsEnded };
+  return { service, plugin, loginsEnded };
 }

@@ -26,7 +26,7 @@ export type RealtimeModuleOptions = {
   logger: Logger;
   connectionString: string;
   history: Pick<HistoryService, "list" | "heads">;
-  auth: Pick<AuthService, "authenticate" | "loginIsLive">;
+  auth: Pick<AuthService, "authenticate" | "loginIsLive" | "forgetLogins" | "forgetAllLogins">;
   activePairOf: (userId: string) => Promise<string | null>;
   corsOrigins: string[];
   maxStreamsPerUser: number;
@@ -60,11 +60,16 @@ export function createRealtimeModule(options: RealtimeModuleOptions) {
       },
       [SESSIONS_CHANNEL]: (payload) => {
         const { userId, familyIds } = JSON.parse(payload) as { userId: string; familyIds: string[] | "all" };
+        options.auth.forgetLogins(userId, familyIds);
         hub.endLogins(userId, familyIds);
       },
     },
-    // Whatever was committed while the listener was away is read from the table.
-    onConnected: () => void catchUp(),
+    // Whatever was committed while the listener was away is read from the table,
+    // and logins it may have heard end are asked about again.
+    onConnected: () => {
+      options.auth.forgetAllLogins();
+      void catchUp();
+    },
   });
   // Belt and braces: a notification lost in transit is caught up within this period.
   let catchUpTimer: NodeJS.Timeout | undefined;
@@ -96,6 +101,8 @@ export function createRealtimeModule(options: RealtimeModuleOptions) {
     hub,
     plugin,
     sweepTasks,
+    /** Whether this instance hears other instances' broadcasts right now. */
+    hearsBroadcasts: () => listener.connected(),
     /**
      * Tells every instance (through PostgreSQL) that these logins ended, so
      * their sockets close wherever they are.

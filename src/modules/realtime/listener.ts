@@ -75,6 +75,8 @@ export function createListener(options: ListenerOptions) {
   }
 
   return {
+    /** Whether the LISTEN connection is up (notifications are being heard). */
+    connected: (): boolean => client !== undefined,
     async start(): Promise<void> {
       await connect();
       health = setInterval(() => {
