@@ -12,7 +12,13 @@ import type { Database } from "./db/client.js";
 import { healthRoutes } from "./http/health.js";
 import { createWriteRunner, pruneIdempotencyKeys } from "./http/idempotency.js";
 import { registerProblemHandler } from "./http/problem.js";
-import { createRateLimiter, pruneRateLimitBuckets, registerRateLimits } from "./http/rate-limit.js";
+import {
+  createRateLimiter,
+  createRequestCounter,
+  pruneRateLimitBuckets,
+  type RequestCounter,
+  registerRateLimits,
+} from "./http/rate-limit.js";
 import { requestIdOf } from "./http/request-id.js";
 import { registerRouteFallbacks } from "./http/routing.js";
 import { responseSerializerCompiler } from "./http/serialization.js";
@@ -48,6 +54,8 @@ export type AppOptions = {
 declare module "fastify" {
   interface FastifyInstance {
     sweeper: Sweeper;
+    /** Per-request rate-limit counts (tests make them reach PostgreSQL with `sync()`). */
+    requestCounter: RequestCounter;
   }
 }
 
@@ -144,7 +152,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.get("/openapi.json", { schema: { hide: true }, config: { rateLimit: "none" } }, async () => app.swagger());
 
   const limiter = createRateLimiter(db, clock);
-  registerRateLimits(app, limiter, clock, {
+  const requestCounter = createRequestCounter(db, limiter, clock, logger);
+  app.decorate("requestCounter", requestCounter);
+  registerRateLimits(app, requestCounter, clock, {
     perMinute: config.rateLimits.perMinute,
     authPerMinute: config.rateLimits.authPerMinute,
   });

@@ -1,5 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Logger } from "pino";
+import { BoundedMap } from "../bounded-map.js";
 import type { Clock } from "../clock.js";
 import type { Db, Executor } from "../db/client.js";
 import { AppError } from "../errors/app-error.js";
@@ -78,6 +80,132 @@ export function createRateLimiter(db: Db, clock: Clock): RateLimiter {
   };
 }
 
+/** How often an instance adds its requests to the shared counts (and learns the others'). */
+export const RATE_LIMIT_SYNC_MS = 200;
+
+/**
+ * Per-request counting without a query per request. The first request of
+ * a bucket in a window goes to PostgreSQL (so an instance starts from what
+ * the others counted); later ones are counted here and added to the shared
+ * row every RATE_LIMIT_SYNC_MS in one statement, which also answers the
+ * shared total. Instances therefore agree to within one sync period.
+ */
+export type RequestCounter = {
+  hit(buckets: Bucket[]): Promise<BucketState[]>;
+  /** Adds what was counted here to the shared counts now (tests, shutdown). */
+  sync(): Promise<void>;
+  stop(): Promise<void>;
+};
+
+type LocalBucket = {
+  windowStart: number;
+  /** The shared total as last answered by PostgreSQL (this instance's synced requests included). */
+  shared: number;
+  /** Counted here, being added to the shared row right now. */
+  syncing: number;
+  /** Counted here, not yet sent. */
+  pending: number;
+};
+
+const syncStatement = {
+  name: "rate_limit_sync",
+  text: `INSERT INTO rate_limit_buckets AS b (key, window_start, count)
+    SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::int[])
+    ON CONFLICT (key) DO UPDATE SET
+      count = CASE WHEN b.window_start = excluded.window_start THEN b.count + excluded.count
+                   WHEN b.window_start > excluded.window_start THEN b.count
+                   ELSE excluded.count END,
+      window_start = GREATEST(b.window_start, excluded.window_start)
+    RETURNING key, window_start, count`,
+};
+
+export function createRequestCounter(db: Db, limiter: RateLimiter, clock: Clock, logger: Logger): RequestCounter {
+  const local = new BoundedMap<string, LocalBucket>(100_000);
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+
+  async function syncOnce(): Promise<void> {
+    timer = undefined;
+    const sending = [...local].filter(([, bucket]) => bucket.pending > 0);
+    if (sending.length === 0) return;
+    const sent = sending.map(([key, bucket]) => {
+      const count = bucket.pending;
+      bucket.syncing += count;
+      bucket.pending = 0;
+      return { key, bucket, count };
+    });
+    try {
+      const result = await db.$client.query<{ key: string; window_start: Date; count: number }>({
+        ...syncStatement,
+        values: [
+          sent.map((s) => s.key),
+          sent.map((s) => new Date(s.bucket.windowStart).toISOString()),
+          sent.map((s) => s.count),
+        ],
+      });
+      const totals = new Map(result.rows.map((row) => [row.key, row]));
+      for (const { key, bucket, count } of sent) {
+        bucket.syncing -= count;
+        const total = totals.get(key);
+        if (total && new Date(total.window_start).getTime() === bucket.windowStart) bucket.shared = Number(total.count);
+        else bucket.shared += count;
+      }
+    } catch (error) {
+      // The database is away: keep counting here and send these with the next sync.
+      for (const { bucket, count } of sent) {
+        bucket.syncing -= count;
+        bucket.pending += count;
+      }
+      logger.warn({ err: error }, "could not share rate-limit counts; retrying");
+      schedule();
+    }
+  }
+
+  function sync(): Promise<void> {
+    running = running.then(syncOnce);
+    return running;
+  }
+
+  function schedule(): void {
+    if (timer) return;
+    timer = setTimeout(() => void sync(), RATE_LIMIT_SYNC_MS);
+    timer.unref();
+  }
+
+  return {
+    async hit(buckets) {
+      const now = clock.now();
+      const unseen = buckets.filter((b) => local.get(b.key)?.windowStart !== windowStart(now, b.windowMs).getTime());
+      // First sight in this window: count it in PostgreSQL and start from the shared total.
+      const fromDatabase = new Map((await limiter.hit(unseen)).map((state) => [state.key, state]));
+      return buckets.map((b) => {
+        const start = windowStart(now, b.windowMs);
+        const first = fromDatabase.get(b.key);
+        let bucket = local.get(b.key);
+        if (!bucket || bucket.windowStart !== start.getTime()) {
+          bucket = { windowStart: start.getTime(), shared: 0, syncing: 0, pending: 0 };
+          local.set(b.key, bucket);
+        }
+        // Two first requests may race: the later total wins, nothing counted here is dropped.
+        if (first) bucket.shared = Math.max(bucket.shared, first.count);
+        else bucket.pending++;
+        if (bucket.pending > 0) schedule();
+        return {
+          key: b.key,
+          limit: b.limit,
+          count: bucket.shared + bucket.syncing + bucket.pending,
+          resetAt: new Date(start.getTime() + b.windowMs),
+        };
+      });
+    },
+    sync,
+    async stop() {
+      if (timer) clearTimeout(timer);
+      await sync();
+    },
+  };
+}
+
 export const secondsUntil = (clock: Clock, at: Date) =>
   Math.max(1, Math.ceil((at.getTime() - clock.now().getTime()) / 1000));
 
@@ -99,17 +227,19 @@ export type RateLimitOptions = { perMinute: number; authPerMinute: number };
  */
 export function registerRateLimits(
   app: FastifyInstance,
-  limiter: RateLimiter,
+  counter: RequestCounter,
   clock: Clock,
   options: RateLimitOptions,
 ): void {
+  // What was counted here reaches the shared counts before the instance stops.
+  app.addHook("onClose", async () => counter.stop());
   app.addHook("preParsing", async (request: FastifyRequest, reply: FastifyReply) => {
     const policy = request.routeOptions.config?.rateLimit ?? "default";
     if (policy === "none") return;
     const limit = policy === "auth" ? options.authPerMinute : options.perMinute;
     const buckets: Bucket[] = [{ key: `${policy}:ip:${request.ip}`, limit, windowMs: 60_000 }];
     if (request.user) buckets.push({ key: `${policy}:user:${request.user.id}`, limit, windowMs: 60_000 });
-    const states = await limiter.hit(buckets);
+    const states = await counter.hit(buckets);
     // Report the bucket closest to its limit.
     const tightest = states.reduce((a, b) => (b.limit - b.count < a.limit - a.count ? b : a));
     const reset = secondsUntil(clock, tightest.resetAt);

@@ -42,4 +42,30 @@ describe("rate limits", () => {
   it("leave health checks alone", async () => {
     for (let i = 0; i < 10; i++) await t.http.get("/healthz").expect(200);
   });
+
+  it("are shared by instances: each starts from the others' counts and adds its own at every sync", async () => {
+    t.clock.set("2026-03-02T10:05:00.000Z");
+    const other = await buildTestApp({
+      databaseUrl: t.databaseUrl,
+      clock: t.clock,
+      env: { KEPT_RATE_LIMIT_PER_MINUTE: "5", KEPT_AUTH_RATE_LIMIT_PER_MINUTE: "3" },
+    });
+    try {
+      const user = await registerUser(t);
+      for (let i = 0; i < 4; i++) await t.http.get("/v1/me").set(user.auth).expect(200);
+      await t.app.requestCounter.sync();
+      // The other instance's first request in this window reads the shared count (4), so it is the 5th.
+      const fifth = await other.http.get("/v1/me").set(user.auth).expect(200);
+      expect(fifth.headers["ratelimit-remaining"]).toBe("0");
+      await other.http.get("/v1/me").set(user.auth).expect(429);
+      // Each learns the other's requests at its next sync.
+      await other.app.requestCounter.sync();
+      await t.http.get("/v1/me").set(user.auth).expect(200);
+      await t.app.requestCounter.sync();
+      const limited = await t.http.get("/v1/me").set(user.auth).expect(429);
+      expect(limited.body.code).toBe("RATE_LIMITED");
+    } finally {
+      await other.close();
+    }
+  });
 });
