@@ -178,4 +178,27 @@ describe("concurrency", () => {
     // pair.linked, then one commitment.created per write.
     expect(seqs).toHaveLength(41);
   });
+
+  it("creates racing a partner leaving: each lands before the end (and is withdrawn by it) or is refused", async () => {
+    const { pairId, inviter, joiner } = await linkPair(t);
+    const create = (i: number) =>
+      t.http
+        .post(`/v1/pairs/${pairId}/commitments`)
+        .set((i % 2 === 0 ? inviter : joiner).auth)
+        .send({ title: `Racing ${i}`, dueAt: DUE });
+    const before = Array.from({ length: 20 }, (_, i) => create(i));
+    const leave = t.http.post(`/v1/pairs/${pairId}/leave`).set(joiner.auth);
+    const after = Array.from({ length: 20 }, (_, i) => create(20 + i));
+    const [left, ...creates] = await Promise.all([leave, ...before, ...after]);
+    expect(left?.status).toBe(200);
+    for (const response of creates) {
+      expect([201, 409]).toContain(response.status);
+      if (response.status === 409) expect(response.body.code).toBe("PAIR_ENDED");
+    }
+    const accepted = creates.filter((r) => r.status === 201).length;
+    // Nothing stays open in the ended pair: the leaving rule saw every commitment that got in.
+    expect(await count("SELECT count(*) FROM commitments WHERE pair_id = $1 AND status = 'open'", [pairId])).toBe(0);
+    expect(await count("SELECT count(*) FROM commitments WHERE pair_id = $1", [pairId])).toBe(accepted);
+    await expectChainIntact(pairId, inviter.auth);
+  });
 });

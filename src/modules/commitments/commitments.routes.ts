@@ -107,18 +107,27 @@ export const commitmentsRoutes: FastifyPluginAsyncZod<CommitmentsRoutesOptions> 
       body: createCommitmentBody,
       response: { 201: commitmentSchema, ...problems(...writeProblems, "NOT_FOUND", "PAIR_ENDED") },
     },
-    handler: async (request, reply) =>
-      runWrite(request, reply, async (tx) => {
-        const commitment = await commitments.create(tx, principalOf(request), request.params.pairId, request.body);
-        return {
-          status: 201,
-          body: commitment,
-          headers: {
-            etag: etagOf(commitment.version),
-            location: `/v1/pairs/${commitment.pairId}/commitments/${commitment.id}`,
-          },
-        };
-      }),
+    handler: async (request, reply) => {
+      const { pairId } = request.params;
+      const { recurrence } = request.body;
+      const created = (commitment: Commitment) => ({
+        status: 201,
+        body: commitment,
+        headers: {
+          etag: etagOf(commitment.version),
+          location: `/v1/pairs/${commitment.pairId}/commitments/${commitment.id}`,
+        },
+      });
+      if (recurrence) {
+        return runWrite(request, reply, async (tx) =>
+          created(await commitments.createSeries(tx, principalOf(request), pairId, { ...request.body, recurrence })),
+        );
+      }
+      // The commonest write: one statement, no transaction around it.
+      return runWrite.oneStatement(request, reply, async (executor) =>
+        created(await commitments.create(executor, principalOf(request), pairId, request.body)),
+      );
+    },
   });
 
   app.get("/v1/pairs/:pairId/commitments", {

@@ -1,7 +1,8 @@
 import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, lte, or, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Clock } from "../../clock.js";
-import type { Db, Tx } from "../../db/client.js";
+import type { Db, Executor, Tx } from "../../db/client.js";
+import { rowFrom } from "../../db/rows.js";
 import { commitments } from "../../db/schema/index.js";
 import { AppError, notFound } from "../../errors/app-error.js";
 import { assertVersion } from "../../http/etag.js";
@@ -264,10 +265,59 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
     assertFuture,
 
     /**
-     * A one-off commitment, or with `recurrence` a series whose first
-     * occurrence is answered.
+     * A one-off commitment. One statement, atomic by itself: the pair's
+     * lock and check (`writableBy`), the row, and `commitment.created`, so
+     * without an Idempotency-Key it needs no transaction around it.
      */
-    async create(tx: Tx, principal: Principal, pairId: string, input: CreateCommitmentInput): Promise<Commitment> {
+    async create(executor: Executor, principal: Principal, pairId: string, input: CreateCommitmentInput) {
+      const now = clock.now();
+      const dueAt = new Date(input.dueAt);
+      assertFuture(dueAt, "dueAt");
+      const id = uuidv7(now);
+      const lapsesAt = new Date(dueAt.getTime() + input.graceMinutes * MINUTE);
+      const created = await history.appendAlong<Record<string, unknown>>(
+        executor,
+        {
+          pairId,
+          type: "commitment.created",
+          actorId: principal.id,
+          subjectType: "commitment",
+          subjectId: id,
+          payload: {
+            commitmentId: id,
+            ownerId: principal.id,
+            dueAt: dueAt.toISOString(),
+            graceMinutes: input.graceMinutes,
+            category: input.category,
+          },
+        },
+        "inserted",
+        (eventCtes) => sql`
+          WITH writable AS (${pairs.writableBy(pairId, principal.id)}),
+          inserted AS (
+            INSERT INTO ${commitments} (id, pair_id, owner_id, title, details, category, due_at, grace_minutes,
+                                       lapses_at, status, created_at, updated_at)
+            SELECT ${id}, writable.id, ${principal.id}, ${input.title}, ${input.details ?? null}, ${input.category},
+                   ${dueAt.toISOString()}::timestamptz, ${input.graceMinutes}, ${lapsesAt.toISOString()}::timestamptz,
+                   'open', ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz
+            FROM writable
+            RETURNING *
+          ), ${eventCtes}
+          SELECT inserted.*, appended_event.seq AS event_seq, appended_event.prev_hash AS event_prev_hash,
+                 appended_event.hash AS event_hash
+          FROM inserted CROSS JOIN appended_event`,
+      );
+      if (!created) return pairs.explainRefusedWrite(pairId, principal.id);
+      return toCommitment(rowFrom(commitments, created.row));
+    },
+
+    /** A recurring commitment: its series, whose first occurrence is answered. */
+    async createSeries(
+      tx: Tx,
+      principal: Principal,
+      pairId: string,
+      input: CreateCommitmentInput & { recurrence: NonNullable<CreateCommitmentInput["recurrence"]> },
+    ): Promise<Commitment> {
       await pairs.lockForWrite(tx, pairId, principal.id);
       const dueAt = new Date(input.dueAt);
       assertFuture(dueAt, "dueAt");
@@ -278,10 +328,7 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
         dueAt,
         graceMinutes: input.graceMinutes,
       };
-      const row = input.recurrence
-        ? await deps.startSeries(tx, principal, pairId, fields, input.recurrence)
-        : await insertCommitment(tx, pairId, principal.id, fields, { actorId: principal.id });
-      return toCommitment(row);
+      return toCommitment(await deps.startSeries(tx, principal, pairId, fields, input.recurrence));
     },
 
     async get(pairId: string, commitmentId: string): Promise<Commitment> {

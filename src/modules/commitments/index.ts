@@ -21,7 +21,7 @@ export type CommitmentsModuleOptions = {
   db: Db;
   clock: Clock;
   pairs: PairsService;
-  history: Pick<HistoryService, "append">;
+  history: Pick<HistoryService, "append" | "appendAlong">;
   runWrite: RunWrite;
   confirmationWindowHours: number;
   seriesHorizonDays: number;

@@ -1,5 +1,5 @@
 import canonicalize from "canonicalize";
-import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, type SQL, sql } from "drizzle-orm";
 import { CompactSign } from "jose";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock.js";
@@ -31,6 +31,8 @@ const VERIFY_BATCH = 1000;
 const EXPORT_BATCH = 500;
 
 type EventRow = typeof events.$inferSelect;
+type AppendedHead = { seq: string | number; prev_hash: string; hash: string };
+type AlongHead = { event_seq: string | number; event_prev_hash: string; event_hash: string };
 
 export function toEvent(row: EventRow): PairEvent {
   return {
@@ -72,6 +74,54 @@ export function createHistoryService({ db, clock, keys, logger }: HistoryService
     wakeUps.set(pairId, Math.max(seq, wakeUps.get(pairId) ?? 0));
   }
 
+  /**
+   * The CTEs that append one event, ending in `appended_event (seq,
+   * prev_hash, hash)`: lock the pair's chain head, draw the next seq, hash
+   * `prevHash ‖ canonical event` (the canonical text is made here, around
+   * the seq; PostgreSQL's sha256 is the same function), insert the event and
+   * move the head. With `gate`, nothing is appended unless that CTE has rows.
+   */
+  function appendingCtes(event: NewEvent, occurredAt: Date, gate?: string): SQL {
+    const { before, after } = canonicalEventAround({ ...event, occurredAt });
+    const gated = gate ? sql` AND EXISTS (SELECT 1 FROM ${sql.identifier(gate)})` : sql``;
+    return sql`event_head AS (
+        SELECT last_seq + 1 AS seq, head_hash AS prev_hash FROM event_heads WHERE pair_id = ${event.pairId}${gated} FOR UPDATE
+      ), event_chained AS (
+        SELECT seq, prev_hash,
+               encode(sha256(convert_to(prev_hash || ${before}::text || seq::text || ${after}::text, 'UTF8')), 'hex') AS hash
+        FROM event_head
+      ), event_inserted AS (
+        INSERT INTO events (pair_id, seq, type, actor_id, subject_type, subject_id, payload, occurred_at, prev_hash, hash)
+        SELECT ${event.pairId}, seq, ${event.type}, ${event.actorId}, ${event.subjectType}, ${event.subjectId},
+               ${JSON.stringify(event.payload)}::jsonb, ${occurredAt.toISOString()}::timestamptz, prev_hash, hash
+        FROM event_chained
+        RETURNING seq, prev_hash, hash
+      ), appended_event AS (
+        UPDATE event_heads SET last_seq = event_inserted.seq, head_hash = event_inserted.hash
+        FROM event_inserted WHERE event_heads.pair_id = ${event.pairId}
+        RETURNING event_inserted.seq, event_inserted.prev_hash, event_inserted.hash
+      )`;
+  }
+
+  /**
+   * Wakes the stream hubs with a NOTIFY carrying ids only ({pairId, seq}),
+   * after commit when the transaction allows it (PostgreSQL serialises the
+   * commits of notifying transactions: bench/notify.ts measured about a
+   * third of the throughput under concurrent writes), at once after a
+   * statement that committed by itself, otherwise inside the transaction
+   * (still delivered only if it commits).
+   */
+  async function appended(executor: Executor, event: NewEvent, occurredAt: Date, head: AppendedHead) {
+    const seq = Number(head.seq);
+    if (executor === db) notify(event.pairId, seq);
+    else if (!afterCommit(executor as Tx, () => notify(event.pairId, seq))) {
+      await executor.execute(
+        sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${JSON.stringify({ pairId: event.pairId, seq })})`,
+      );
+    }
+    return toEvent({ ...event, seq, occurredAt, prevHash: head.prev_hash, hash: head.hash });
+  }
+
   // The timeline read (no type or subject filter), built and planned once.
   const timelinePage = db
     .select()
@@ -100,42 +150,35 @@ export function createHistoryService({ db, clock, keys, logger }: HistoryService
      */
     async append(tx: Tx, event: NewEvent): Promise<PairEvent> {
       const occurredAt = clock.now();
-      const { before, after } = canonicalEventAround({ ...event, occurredAt });
-      const result = await tx.execute<{ seq: string | number; prev_hash: string; hash: string }>(sql`
-        WITH head AS (
-          SELECT last_seq + 1 AS seq, head_hash AS prev_hash FROM event_heads WHERE pair_id = ${event.pairId} FOR UPDATE
-        ), chained AS (
-          SELECT seq, prev_hash,
-                 encode(sha256(convert_to(prev_hash || ${before}::text || seq::text || ${after}::text, 'UTF8')), 'hex') AS hash
-          FROM head
-        ), appended AS (
-          INSERT INTO events (pair_id, seq, type, actor_id, subject_type, subject_id, payload, occurred_at, prev_hash, hash)
-          SELECT ${event.pairId}, seq, ${event.type}, ${event.actorId}, ${event.subjectType}, ${event.subjectId},
-                 ${JSON.stringify(event.payload)}::jsonb, ${occurredAt.toISOString()}::timestamptz, prev_hash, hash
-          FROM chained
-          RETURNING seq, prev_hash, hash
-        )
-        UPDATE event_heads SET last_seq = appended.seq, head_hash = appended.hash
-        FROM appended WHERE event_heads.pair_id = ${event.pairId}
-        RETURNING appended.seq, appended.prev_hash, appended.hash`);
+      const result = await tx.execute<AppendedHead>(
+        sql`WITH ${appendingCtes(event, occurredAt)} SELECT seq, prev_hash, hash FROM appended_event`,
+      );
       const [head] = result.rows;
       if (!head) throw new Error(`pair ${event.pairId} has no event chain`);
-      // Stream hubs are woken with a NOTIFY carrying ids only ({pairId, seq}),
-      // after commit when the transaction allows it: PostgreSQL serialises the
-      // commits of notifying transactions, which bench/notify.ts measured at
-      // about a third of the throughput under concurrent writes. Otherwise
-      // inside this transaction, still delivered only if it commits.
-      const seq = Number(head.seq);
-      if (!afterCommit(tx, () => notify(event.pairId, seq))) {
-        await tx.execute(sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${JSON.stringify({ pairId: event.pairId, seq })})`);
-      }
-      return toEvent({
-        ...event,
-        seq,
-        occurredAt,
-        prevHash: head.prev_hash,
-        hash: head.hash,
-      });
+      return appended(tx, event, occurredAt, head);
+    },
+
+    /**
+     * A change and its event in one statement (one round trip, and atomic
+     * by itself, so it needs no transaction of its own). `statement` gets
+     * the event's CTEs to put after the change's own, and must end with
+     * `SELECT <its columns>, appended_event.seq AS event_seq,
+     * appended_event.prev_hash AS event_prev_hash, appended_event.hash AS
+     * event_hash FROM <gate> CROSS JOIN appended_event`. The event is only
+     * appended if the CTE named `gate` has rows; undefined when it had none.
+     */
+    async appendAlong<R extends Record<string, unknown>>(
+      executor: Executor,
+      event: NewEvent,
+      gate: string,
+      statement: (eventCtes: SQL) => SQL,
+    ): Promise<{ row: R; event: PairEvent } | undefined> {
+      const occurredAt = clock.now();
+      const result = await executor.execute<R & AlongHead>(statement(appendingCtes(event, occurredAt, gate)));
+      const row = result.rows[0] as (R & AlongHead) | undefined;
+      if (!row) return undefined;
+      const head = { seq: row.event_seq, prev_hash: row.event_prev_hash, hash: row.event_hash };
+      return { row, event: await appended(executor, event, occurredAt, head) };
     },
 
     /** The timeline in seq order, after a seq, optionally narrowed by type and subject. */

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, ne, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, ne, type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
 import { BoundedMap } from "../../bounded-map.js";
 import type { Clock } from "../../clock.js";
@@ -271,6 +271,25 @@ export function createPairsService(deps: PairsServiceDeps) {
       const pair = await memberPair(tx, pairId, userId, "share");
       if (pair.status === "ended") throw new AppError("PAIR_ENDED");
       return pair;
+    },
+
+    /**
+     * `lockForWrite` as a subquery, for a write made in one statement: the
+     * pair's id, its row locked (shared), when `userId` may write in it;
+     * no row otherwise (`explainRefusedWrite` then tells why).
+     */
+    writableBy(pairId: string, userId: string): SQL {
+      return sql`SELECT p.id FROM ${pairs} p
+        JOIN ${pairMembers} m ON m.pair_id = p.id AND m.user_id = ${userId}
+        WHERE p.id = ${pairId} AND p.status = 'active'
+        FOR SHARE OF p`;
+    },
+
+    /** Why `writableBy` found no row: 404 for outsiders, PAIR_ENDED for an ended pair. */
+    async explainRefusedWrite(pairId: string, userId: string): Promise<never> {
+      const pair = await memberPair(db, pairId, userId);
+      if (pair.status === "ended") throw new AppError("PAIR_ENDED");
+      throw new Error(`pair ${pairId} is writable, yet the write found no row`);
     },
 
     /**
