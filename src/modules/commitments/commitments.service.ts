@@ -278,20 +278,23 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
       const created = await history.appendAlong<Record<string, unknown>>(
         executor,
         {
-          pairId,
-          type: "commitment.created",
-          actorId: principal.id,
-          subjectType: "commitment",
-          subjectId: id,
-          payload: {
-            commitmentId: id,
-            ownerId: principal.id,
-            dueAt: dueAt.toISOString(),
-            graceMinutes: input.graceMinutes,
-            category: input.category,
+          name: "commitments_create",
+          gate: "inserted",
+          event: {
+            pairId,
+            type: "commitment.created",
+            actorId: principal.id,
+            subjectType: "commitment",
+            subjectId: id,
+            payload: {
+              commitmentId: id,
+              ownerId: principal.id,
+              dueAt: dueAt.toISOString(),
+              graceMinutes: input.graceMinutes,
+              category: input.category,
+            },
           },
         },
-        "inserted",
         (eventCtes) => sql`
           WITH writable AS (${pairs.writableBy(pairId, principal.id)}),
           inserted AS (

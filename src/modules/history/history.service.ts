@@ -4,6 +4,7 @@ import { CompactSign } from "jose";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock.js";
 import type { Db, Executor, Tx } from "../../db/client.js";
+import { executeNamed } from "../../db/named.js";
 import { eventHeads, events } from "../../db/schema/index.js";
 import { afterCommit } from "../../db/transaction.js";
 import type { Page } from "../../http/pagination.js";
@@ -150,10 +151,11 @@ export function createHistoryService({ db, clock, keys, logger }: HistoryService
      */
     async append(tx: Tx, event: NewEvent): Promise<PairEvent> {
       const occurredAt = clock.now();
-      const result = await tx.execute<AppendedHead>(
+      const [head] = await executeNamed<AppendedHead>(
+        tx,
+        "history_append",
         sql`WITH ${appendingCtes(event, occurredAt)} SELECT seq, prev_hash, hash FROM appended_event`,
       );
-      const [head] = result.rows;
       if (!head) throw new Error(`pair ${event.pairId} has no event chain`);
       return appended(tx, event, occurredAt, head);
     },
@@ -166,16 +168,17 @@ export function createHistoryService({ db, clock, keys, logger }: HistoryService
      * appended_event.prev_hash AS event_prev_hash, appended_event.hash AS
      * event_hash FROM <gate> CROSS JOIN appended_event`. The event is only
      * appended if the CTE named `gate` has rows; undefined when it had none.
+     * `name` names the prepared statement (one text per name).
      */
     async appendAlong<R extends Record<string, unknown>>(
       executor: Executor,
-      event: NewEvent,
-      gate: string,
+      along: { name: string; gate: string; event: NewEvent },
       statement: (eventCtes: SQL) => SQL,
     ): Promise<{ row: R; event: PairEvent } | undefined> {
+      const { event } = along;
       const occurredAt = clock.now();
-      const result = await executor.execute<R & AlongHead>(statement(appendingCtes(event, occurredAt, gate)));
-      const row = result.rows[0] as (R & AlongHead) | undefined;
+      const statementSql = statement(appendingCtes(event, occurredAt, along.gate));
+      const [row] = await executeNamed<R & AlongHead>(executor, along.name, statementSql);
       if (!row) return undefined;
       const head = { seq: row.event_seq, prev_hash: row.event_prev_hash, hash: row.event_hash };
       return { row, event: await appended(executor, event, occurredAt, head) };
