@@ -3,7 +3,7 @@ import helmet from "@fastify/helmet";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import websocket from "@fastify/websocket";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, jsonSchemaTransformObject, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Logger } from "pino";
 import { type Clock, systemClock } from "./clock.js";
@@ -23,7 +23,7 @@ import { requestIdOf } from "./http/request-id.js";
 import { registerRouteFallbacks } from "./http/routing.js";
 import { responseSerializerCompiler } from "./http/serialization.js";
 import { validatorCompilerWithoutNul } from "./http/validation.js";
-import { createLogger } from "./logger.js";
+import { createLogger, OneLinePerRequest } from "./logger.js";
 import { createAccountModule } from "./modules/account/index.js";
 import {
   argon2idHasher,
@@ -88,7 +88,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     genReqId: requestIdOf,
-    logController: new LogController({
+    logController: new OneLinePerRequest({
       requestIdLogLabel: "requestId",
       // Probes hit these every few seconds; their lines would drown the rest.
       disableRequestLogging: (request) => request.url === "/healthz" || request.url === "/readyz",

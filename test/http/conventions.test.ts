@@ -155,4 +155,16 @@ describe("logs", () => {
     const lines = t.logs.map((line) => JSON.parse(line));
     expect(lines.some((line) => line.requestId && line.req?.url === "/v1/me")).toBe(true);
   });
+
+  it("write one line per request, when it completes: request, status and time together", async () => {
+    await t.http.get("/v1/nothing-here").set("X-Request-Id", "one-line-check").expect(404);
+    const lines = t.logs.map((line) => JSON.parse(line)).filter((line) => line.requestId === "one-line-check");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      msg: "request completed",
+      req: { method: "GET", url: "/v1/nothing-here" },
+      res: { statusCode: 404 },
+    });
+    expect(typeof lines[0].responseTime).toBe("number");
+  });
 });
