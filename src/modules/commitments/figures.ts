@@ -4,20 +4,10 @@ import type { BucketCounts, CommitmentFigureRow, InboxItem } from "../history/in
 
 /**
  * Where a commitment stands for the figures, from its row alone (the edge
- * rule "Settled"): withdrawn and open as they are; a lapse stays a lapse
- * until a late report is confirmed (a pending or disputed late report does
- * not undo it); otherwise a report awaiting an answer, a disputed one, or
- * a confirmed outcome. The one place this rule is written.
+ * rule "Settled"). Written once, as the SQL function
+ * `commitment_figure_class` (migration 0007); the planner inlines it.
  */
-const figureClass = sql.raw(`CASE
-  WHEN status = 'withdrawn' THEN 'withdrawn'
-  WHEN status = 'open' THEN 'open'
-  WHEN status = 'lapsed' OR (lapsed_at IS NOT NULL AND status <> 'confirmed') THEN 'lapsed'
-  WHEN status = 'reported' THEN 'awaitingConfirmation'
-  WHEN status = 'disputed' THEN 'disputed'
-  WHEN outcome = 'kept' THEN 'kept'
-  ELSE 'missed'
-END`);
+const figureClass = sql.raw("commitment_figure_class(status, outcome, lapsed_at)");
 
 const counted = (name: string) => sql.raw(`count(*) FILTER (WHERE class = '${name}')::int AS "${name}"`);
 
