@@ -37,10 +37,7 @@ export function streaksOf(walk: string): { currentStreak: number; longestStreak:
  */
 export async function figuresFor(db: Executor, pairId: string, since: Date | null): Promise<CommitmentFigureRow[]> {
   if (since) return windowFiguresFor(db, pairId, since);
-  const rows = await db
-    .select()
-    .from(commitmentFigureTotals)
-    .where(eq(commitmentFigureTotals.pairId, pairId));
+  const rows = await db.select().from(commitmentFigureTotals).where(eq(commitmentFigureTotals.pairId, pairId));
   return rows.map(({ pairId: _pair, ownerId, scope, ...counts }) => ({
     ownerId,
     category: scope === "all" ? null : scope,
