@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { boolean, index, integer, pgTable, text, uuid } from "drizzle-orm/pg-core";
+import { boolean, index, integer, pgTable, primaryKey, text, uuid } from "drizzle-orm/pg-core";
 import { users } from "./auth.js";
 import { instant } from "./columns.js";
 import { pairs } from "./pairs.js";
@@ -48,6 +48,9 @@ export const series = pgTable(
       .where(sql`${table.status} = 'active' AND NOT ${table.exhausted}`),
   ],
 );
+
+/** The "Settled" rule's `kept` (SQL function `commitment_figure_class`, migration 0007). */
+const keptOnly = sql`commitment_figure_class(status, outcome, lapsed_at) = 'kept'`;
 
 export const commitments = pgTable(
   "commitments",
@@ -105,6 +108,63 @@ export const commitments = pgTable(
       .where(
         sql`${table.status} = 'reported' OR ${table.rescheduleDueAt} IS NOT NULL OR (${table.acknowledgedAt} IS NOT NULL AND ${table.acknowledgementAcceptedAt} IS NULL)`,
       ),
+    // Settled as kept, in walk order: a miss settling inside a run counts those after it (the totals' trigger).
+    index("commitments_kept_idx").on(table.pairId, table.ownerId, table.dueAt, table.id).where(keptOnly),
+    index("commitments_kept_category_idx")
+      .on(table.pairId, table.ownerId, table.category, table.dueAt, table.id)
+      .where(keptOnly),
+  ],
+);
+
+/**
+ * The figures of all time, one row per owner in a pair and scope (`all`, or
+ * one category): the counts by class and both streaks. A read model kept by
+ * triggers on `commitments` (migration 0009) in the transaction of every
+ * change, whoever writes, so reading it costs the same whatever the history.
+ * No foreign keys: derived rows, rebuilt from `commitments` at will.
+ */
+export const commitmentFigureTotals = pgTable(
+  "commitment_figure_totals",
+  {
+    pairId: uuid("pair_id").notNull(),
+    ownerId: uuid("owner_id").notNull(),
+    scope: text("scope").notNull(),
+    kept: integer("kept").notNull().default(0),
+    missed: integer("missed").notNull().default(0),
+    lapsed: integer("lapsed").notNull().default(0),
+    withdrawn: integer("withdrawn").notNull().default(0),
+    disputed: integer("disputed").notNull().default(0),
+    awaitingConfirmation: integer("awaiting_confirmation").notNull().default(0),
+    open: integer("open").notNull().default(0),
+    reportedInTime: integer("reported_in_time").notNull().default(0),
+    acknowledgedMisses: integer("acknowledged_misses").notNull().default(0),
+    acknowledgementsAccepted: integer("acknowledgements_accepted").notNull().default(0),
+    // The run of kept after the last break of the walk.
+    currentStreak: integer("current_streak").notNull().default(0),
+    longestStreak: integer("longest_streak").notNull().default(0),
+  },
+  (table) => [primaryKey({ columns: [table.pairId, table.ownerId, table.scope] })],
+);
+
+/**
+ * The breaks (settled missed or lapsed) of each walk in
+ * `commitment_figure_totals`, each with the run of kept just before it;
+ * the run after the last break is the totals' `current_streak`.
+ */
+export const commitmentStreakBreaks = pgTable(
+  "commitment_streak_breaks",
+  {
+    pairId: uuid("pair_id").notNull(),
+    ownerId: uuid("owner_id").notNull(),
+    scope: text("scope").notNull(),
+    dueAt: instant("due_at").notNull(),
+    commitmentId: uuid("commitment_id").notNull(),
+    runBefore: integer("run_before").notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.pairId, table.ownerId, table.scope, table.dueAt, table.commitmentId] }),
+    // The longest run of a walk, when the one that was longest shrinks.
+    index("commitment_streak_breaks_run_idx").on(table.pairId, table.ownerId, table.scope, table.runBefore),
   ],
 );
 

@@ -1,23 +1,15 @@
-import { type SQL, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Db, Executor } from "../../db/client.js";
+import { commitmentFigureTotals } from "../../db/schema/index.js";
 import type { BucketCounts, CommitmentFigureRow, InboxItem } from "../history/index.js";
 
 /**
  * Where a commitment stands for the figures, from its row alone (the edge
- * rule "Settled"): withdrawn and open as they are; a lapse stays a lapse
- * until a late report is confirmed (a pending or disputed late report does
- * not undo it); otherwise a report awaiting an answer, a disputed one, or
- * a confirmed outcome. The one place this rule is written.
+ * rule "Settled"). Written once, as the SQL function
+ * `commitment_figure_class` (migration 0007), which the read model's
+ * triggers and indexes use too; the planner inlines it.
  */
-const figureClass = sql.raw(`CASE
-  WHEN status = 'withdrawn' THEN 'withdrawn'
-  WHEN status = 'open' THEN 'open'
-  WHEN status = 'lapsed' OR (lapsed_at IS NOT NULL AND status <> 'confirmed') THEN 'lapsed'
-  WHEN status = 'reported' THEN 'awaitingConfirmation'
-  WHEN status = 'disputed' THEN 'disputed'
-  WHEN outcome = 'kept' THEN 'kept'
-  ELSE 'missed'
-END`);
+const figureClass = sql.raw("commitment_figure_class(status, outcome, lapsed_at)");
 
 const counted = (name: string) => sql.raw(`count(*) FILTER (WHERE class = '${name}')::int AS "${name}"`);
 
@@ -38,13 +30,28 @@ export function streaksOf(walk: string): { currentStreak: number; longestStreak:
 }
 
 /**
- * The figures of every owner in a pair, overall and per category, in one
- * statement over the `(pair_id, due_at, id)` index: counts by class, and
- * the settled commitments in (dueAt, id) order as a compact walk from
- * which the streaks are read (unsettled and withdrawn ones are left out).
+ * The figures of every owner in a pair, overall and per category. Of all
+ * time (`since` null): the read model `commitment_figure_totals`, kept by
+ * triggers on `commitments` in the transaction of every change, so the cost
+ * does not grow with the history. In a window: `windowFiguresFor`.
  */
 export async function figuresFor(db: Executor, pairId: string, since: Date | null): Promise<CommitmentFigureRow[]> {
-  const inWindow: SQL = since ? sql`AND due_at >= ${since.toISOString()}::timestamptz` : sql``;
+  if (since) return windowFiguresFor(db, pairId, since);
+  const rows = await db.select().from(commitmentFigureTotals).where(eq(commitmentFigureTotals.pairId, pairId));
+  return rows.map(({ pairId: _pair, ownerId, scope, ...counts }) => ({
+    ownerId,
+    category: scope === "all" ? null : scope,
+    ...counts,
+  }));
+}
+
+/**
+ * The figures of the commitments due since `since`, in one statement over
+ * the `(pair_id, due_at, id)` index: counts by class, and the settled
+ * commitments in (dueAt, id) order as a compact walk from which the streaks
+ * are read (unsettled and withdrawn ones are left out).
+ */
+async function windowFiguresFor(db: Executor, pairId: string, since: Date): Promise<CommitmentFigureRow[]> {
   const result = await db.execute<FigureQueryRow>(sql`
     SELECT owner_id, category::text AS category,
            ${counted("kept")}, ${counted("missed")}, ${counted("lapsed")}, ${counted("withdrawn")},
@@ -59,7 +66,7 @@ export async function figuresFor(db: Executor, pairId: string, since: Date | nul
       SELECT id, owner_id, category, due_at, report_timing, acknowledged_at, acknowledgement_accepted_at,
              ${figureClass} AS class
       FROM commitments
-      WHERE pair_id = ${pairId} ${inWindow}
+      WHERE pair_id = ${pairId} AND due_at >= ${since.toISOString()}::timestamptz
     ) AS scoped
     GROUP BY GROUPING SETS ((owner_id), (owner_id, category))`);
   return result.rows.map(({ owner_id, category, walk, ...counts }) => ({
