@@ -22,13 +22,13 @@ const app = Fastify({ logger: false });
 /** Framework ceiling. */
 app.get("/bare/constant", async () => ({ status: "ok", service: "kept", version: 1 }));
 
-/** Single-write ceiling: one parameterised INSERT of a commitment-sized row. */
+/** Single-write ceiling: one parameterised INSERT of a commitment row (into a copy of the table without Kept's triggers). */
 app.post("/bare/commitments", async (request, reply) => {
   const body = request.body as { pairId: string; ownerId: string; title: string; dueAt: string };
   const now = new Date();
   const dueAt = new Date(body.dueAt);
   const { rows } = await pool.query(
-    `INSERT INTO commitments (id, pair_id, owner_id, title, details, category, due_at, grace_minutes, lapses_at, status, created_at, updated_at)
+    `INSERT INTO bench_commitments (id, pair_id, owner_id, title, details, category, due_at, grace_minutes, lapses_at, status, created_at, updated_at)
      VALUES ($1, $2, $3, $4, NULL, 'other', $5, 15, $6, 'open', $7, $7) RETURNING *`,
     [randomUUID(), body.pairId, body.ownerId, body.title, dueAt, new Date(dueAt.getTime() + 15 * 60_000), now],
   );

@@ -202,6 +202,13 @@ async function main(): Promise<void> {
     const databaseUrl = database.url;
     const migrationPool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
     await migrateWithLock(migrationPool);
+    // The single-write baseline's own table: the commitments table's columns, defaults,
+    // indexes and foreign keys, without the service's triggers (the read model is Kept's cost).
+    await migrationPool.query(`
+      CREATE TABLE bench_commitments (LIKE commitments INCLUDING DEFAULTS INCLUDING INDEXES);
+      ALTER TABLE bench_commitments
+        ADD FOREIGN KEY (pair_id) REFERENCES pairs (id),
+        ADD FOREIGN KEY (owner_id) REFERENCES users (id)`);
     await migrationPool.end();
     const sql = new pg.Pool({ connectionString: databaseUrl, max: 2 });
     sql.on("error", () => {});

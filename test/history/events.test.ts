@@ -3,7 +3,10 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp } from "../helpers/app.js";
 import { recomputeHash, type TimelineEvent } from "../helpers/chain.js";
+import { HOUR } from "../helpers/clock.js";
+import { createCommitment, step } from "../helpers/commitments.js";
 import { linkPair } from "../helpers/pairs.js";
+import { advanceClock } from "../helpers/users.js";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -93,6 +96,38 @@ describe("the timeline", () => {
       const bad = await t.http.get(`/v1/pairs/${pairId}/events?${query}`).set(joiner.auth).expect(400);
       expect(bad.body.code).toBe("VALIDATION_FAILED");
     }
+  });
+
+  it("the unfiltered page, written as JSON by PostgreSQL, is the same as the typed timeline and the export", async () => {
+    const { pairId, inviter, joiner } = await linkPair(t);
+    const due = new Date(t.clock.now().getTime() + HOUR).toISOString();
+    await createCommitment(t, pairId, inviter, { dueAt: due, details: 'ünïcødé "quoted" \\ line\nbreak 😀' });
+    const { id } = await createCommitment(t, pairId, joiner, { dueAt: due, category: "care" });
+    await step(t, pairId, joiner, id, "withdraw", { reason: "Work trip" }).expect(200);
+    // A system event (no actor): the sweep lapses the first commitment.
+    await advanceClock(t, 2 * HOUR, inviter, joiner);
+    await t.app.sweeper.runOnce();
+    await t.http.patch("/v1/me").set(inviter.auth).send({ timeZone: "Asia/Kathmandu" }).expect(200);
+
+    const fast = await t.http.get(`/v1/pairs/${pairId}/events?limit=100`).set(inviter.auth).expect(200);
+    expect(fast.headers["content-type"]).toBe("application/json; charset=utf-8");
+    const types = [...new Set(fast.body.data.map((e: Event) => e.type))].join(",");
+    expect(fast.body.data.some((e: Event) => e.actorId === null)).toBe(true);
+    const typed = await t.http.get(`/v1/pairs/${pairId}/events?limit=100&types=${types}`).set(inviter.auth).expect(200);
+    expect(fast.body).toEqual(typed.body);
+    // Page edges agree too.
+    for (const after of [0, 2, 5]) {
+      const a = await t.http.get(`/v1/pairs/${pairId}/events?limit=2&after=${after}`).set(inviter.auth).expect(200);
+      const b = await t.http
+        .get(`/v1/pairs/${pairId}/events?limit=2&after=${after}&types=${types}`)
+        .set(inviter.auth)
+        .expect(200);
+      expect(a.body).toEqual(b.body);
+    }
+    // And the export (events built by the typed path, in batches) holds the same events.
+    const exported = await t.http.get("/v1/me/export").set(inviter.auth).expect(200);
+    const part = (exported.body.pairs as { pair: { id: string }; events: Event[] }[]).find((p) => p.pair.id === pairId);
+    expect(part?.events).toEqual(fast.body.data);
   });
 
   it("keeps seq gap-free and the chain whole under concurrent writes to one pair", async () => {

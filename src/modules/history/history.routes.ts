@@ -25,9 +25,13 @@ export const historyRoutes: FastifyPluginAsyncZod<HistoryRoutesOptions> = async 
       querystring: eventListQuery,
       response: { 200: eventPageSchema, ...readProblems },
     },
-    handler: async (request) => {
+    handler: async (request, reply) => {
       principalOf(request);
-      return history.list(request.params.pairId, request.query);
+      const { after, limit, types, subjectId } = request.query;
+      if ((types && types.length > 0) || subjectId) return history.list(request.params.pairId, request.query);
+      // Already JSON of the EventPage schema: Fastify sends a string as it is, unserialized.
+      const page = await history.timelinePageJson(request.params.pairId, after, limit);
+      return reply.type("application/json; charset=utf-8").send(page as never);
     },
   });
 

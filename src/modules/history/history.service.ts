@@ -123,6 +123,17 @@ export function createHistoryService({ db, clock, keys, logger }: HistoryService
     return toEvent({ ...event, seq, occurredAt, prevHash: head.prev_hash, hash: head.hash });
   }
 
+  const timelinePageJson = {
+    name: "history_timeline_json",
+    text: `SELECT seq, row_to_json(e)::text AS json FROM (
+        SELECT pair_id AS "pairId", seq, type, actor_id AS "actorId", subject_type AS "subjectType",
+               subject_id AS "subjectId", payload,
+               to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "occurredAt",
+               prev_hash AS "prevHash", hash
+        FROM events WHERE pair_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
+      ) AS e`,
+  };
+
   // The timeline read (no type or subject filter), built and planned once.
   const timelinePage = db
     .select()
@@ -182,6 +193,22 @@ export function createHistoryService({ db, clock, keys, logger }: HistoryService
       if (!row) return undefined;
       const head = { seq: row.event_seq, prev_hash: row.event_prev_hash, hash: row.event_hash };
       return { row, event: await appended(executor, event, occurredAt, head) };
+    },
+
+    /**
+     * The unfiltered timeline page as JSON text, written by PostgreSQL (the
+     * hottest read: no row objects, no serializer). The same fields and
+     * formats as `toEvent` and the EventPage schema; a test holds them equal.
+     */
+    async timelinePageJson(pairId: string, after: number, limit: number): Promise<string> {
+      const { rows } = await db.$client.query<{ seq: string; json: string }>({
+        ...timelinePageJson,
+        values: [pairId, after, limit + 1],
+      });
+      const more = rows.length > limit;
+      const page = more ? rows.slice(0, limit) : rows;
+      const next = more ? JSON.stringify(String(page.at(-1)?.seq)) : "null";
+      return `{"data":[${page.map((row) => row.json).join(",")}],"nextCursor":${next}}`;
     },
 
     /** The timeline in seq order, after a seq, optionally narrowed by type and subject. */
