@@ -108,8 +108,10 @@ async function notifyBaseline(url: string): Promise<number[]> {
       }),
     );
     const started = performance.now();
-    void sender.query("SELECT pg_notify('bench_baseline', $1)", [String(i)]);
+    const sent = sender.query("SELECT pg_notify('bench_baseline', $1)", [String(i)]);
     latencies.push((await received) - started);
+    // The notification can arrive before the sender's own answer: wait for it before the next (or end()).
+    await sent;
   }
   await Promise.all([listener.end(), sender.end()]);
   return latencies;
