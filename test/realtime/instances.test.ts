@@ -73,6 +73,31 @@ describe("across instances", () => {
     await socket.waitFor(isEvent(12), 10_000);
   });
 
+  it("events written here are sent without a read, others' by notification: each socket gets each event once, in order", async () => {
+    const { pairId, inviter, joiner } = await linkPair(a);
+    const baseA = await listen(a);
+    const onA = await openStream(baseA, `ticket=${await ticketFor(a, joiner)}`);
+    const onB = await openStream(baseB, `ticket=${await ticketFor(b, inviter)}`);
+    clients.push(onA, onB);
+    await Promise.all([onA.waitFor((m) => m.type === "hello"), onB.waitFor((m) => m.type === "hello")]);
+    const handedOver = a.app.realtimeStats().handedOver;
+    const due = new Date(a.clock.now().getTime() + 86_400_000).toISOString();
+    const create = (t: TestApp, as: typeof inviter, title: string) =>
+      t.http.post(`/v1/pairs/${pairId}/commitments`).set(as.auth).send({ title, dueAt: due }).expect(201);
+    // One write through A, alone: A's socket gets it handed over from the write itself.
+    await create(a, inviter, "Alone");
+    await onA.waitFor(isEvent(2));
+    expect(a.app.realtimeStats().handedOver).toBe(handedOver + 1);
+    // Then both instances at once: the two paths interleave.
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? create(a, inviter, `A${i}`) : create(b, joiner, `B${i}`))),
+    );
+    await Promise.all([onA.waitFor(isEvent(22)), onB.waitFor(isEvent(22))]);
+    const all = Array.from({ length: 21 }, (_, i) => i + 2);
+    expect(onA.seqs()).toEqual(all);
+    expect(onB.seqs()).toEqual(all);
+  });
+
   it("a login ended through instance A is refused by instance B once A's broadcast arrives", async () => {
     const { inviter } = await linkPair(a);
     // B has answered this login (and remembers it as live).

@@ -114,14 +114,20 @@ export function createHistoryService({ db, clock, keys, logger }: HistoryService
    */
   async function appended(executor: Executor, event: NewEvent, occurredAt: Date, head: AppendedHead) {
     const seq = Number(head.seq);
-    if (executor === db) notify(event.pairId, seq);
-    else if (!afterCommit(executor as Tx, () => notify(event.pairId, seq))) {
+    const appendedEvent = toEvent({ ...event, seq, occurredAt, prevHash: head.prev_hash, hash: head.hash });
+    const committed = () => {
+      notify(event.pairId, seq);
+      for (const listener of committedListeners) listener(appendedEvent);
+    };
+    if (executor === db) committed();
+    else if (!afterCommit(executor as Tx, committed)) {
       await executor.execute(
         sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${JSON.stringify({ pairId: event.pairId, seq })})`,
       );
     }
-    return toEvent({ ...event, seq, occurredAt, prevHash: head.prev_hash, hash: head.hash });
+    return appendedEvent;
   }
+  const committedListeners: ((event: PairEvent) => void)[] = [];
 
   const timelinePageJson = {
     name: "history_timeline_json",
@@ -144,6 +150,15 @@ export function createHistoryService({ db, clock, keys, logger }: HistoryService
     .prepare("history_timeline_page");
 
   return {
+    /**
+     * Hears each event this instance appends, once it has committed (the
+     * stream hub sends it without reading it back). Other instances' events
+     * arrive by NOTIFY instead.
+     */
+    onCommitted(listener: (event: PairEvent) => void): void {
+      committedListeners.push(listener);
+    },
+
     /** Creates the (empty) chain of a new pair, in the transaction that creates the pair. */
     async startChain(tx: Tx, pairId: string): Promise<void> {
       await tx.insert(eventHeads).values({ pairId, lastSeq: 0, headHash: GENESIS_HASH });

@@ -49,7 +49,8 @@ export function createHub(options: HubOptions) {
   const { events, logger } = options;
   const channels = new Map<string, PairChannel>();
   const byUser = new Map<string, Set<Connection>>();
-  const stats = { closedTooSlow: 0, terminatedDead: 0, delivered: 0 };
+  // handedOver: events sent as committed here, without reading them back.
+  const stats = { closedTooSlow: 0, terminatedDead: 0, delivered: 0, handedOver: 0 };
 
   const send = (connection: Connection, message: ServerMessage | string) => {
     connection.socket.send(typeof message === "string" ? message : JSON.stringify(message));
@@ -72,6 +73,24 @@ export function createHub(options: HubOptions) {
     return channel;
   }
 
+  /** Sends `event` to each of `ready` whose cursor it lies beyond, in the order the caller keeps. */
+  function deliver(ready: Connection[], event: PairEvent): void {
+    const frame = JSON.stringify({ type: "event", event } satisfies ServerMessage);
+    for (const connection of ready) {
+      if (connection.closing || event.seq <= connection.cursor) continue;
+      send(connection, frame);
+      connection.cursor = event.seq;
+      stats.delivered++;
+      if (event.type === "pair.ended") close(connection, closeCodes.pairEnded, "the pair has ended");
+      else if (connection.socket.bufferedAmount > options.maxBufferedBytes) {
+        stats.closedTooSlow++;
+        close(connection, closeCodes.tooSlow, `too slow: reconnect with after=${connection.cursor}`);
+      }
+    }
+  }
+
+  const readyIn = (channel: PairChannel) => [...channel.connections].filter((c) => c.ready && !c.closing);
+
   async function pump(pairId: string): Promise<void> {
     const channel = channels.get(pairId);
     if (!channel) return;
@@ -83,24 +102,11 @@ export function createHub(options: HubOptions) {
     try {
       do {
         channel.dirty = false;
-        const ready = [...channel.connections].filter((c) => c.ready && !c.closing);
+        const ready = readyIn(channel);
         if (ready.length === 0) break;
         const after = Math.min(...ready.map((c) => c.cursor));
         const page = await events.list(pairId, { after, limit: PAGE });
-        for (const event of page.data) {
-          const frame = JSON.stringify({ type: "event", event } satisfies ServerMessage);
-          for (const connection of ready) {
-            if (connection.closing || event.seq <= connection.cursor) continue;
-            send(connection, frame);
-            connection.cursor = event.seq;
-            stats.delivered++;
-            if (event.type === "pair.ended") close(connection, closeCodes.pairEnded, "the pair has ended");
-            else if (connection.socket.bufferedAmount > options.maxBufferedBytes) {
-              stats.closedTooSlow++;
-              close(connection, closeCodes.tooSlow, `too slow: reconnect with after=${connection.cursor}`);
-            }
-          }
-        }
+        for (const event of page.data) deliver(ready, event);
         if (page.nextCursor !== null) channel.dirty = true;
       } while (channel.dirty);
     } catch (error) {
@@ -202,9 +208,33 @@ export function createHub(options: HubOptions) {
       }
     },
 
-    /** A notification: something was committed in this pair. */
-    wake(pairId: string): void {
-      if (channels.has(pairId)) void pump(pairId);
+    /**
+     * A notification: the pair's chain reached `seq`. Pumped unless every
+     * socket here already has it (events this instance committed were
+     * usually handed over by `committed` already).
+     */
+    wake(pairId: string, seq?: number): void {
+      const channel = channels.get(pairId);
+      if (!channel) return;
+      if (seq !== undefined && !channel.pumping && readyIn(channel).every((c) => c.cursor >= seq)) return;
+      void pump(pairId);
+    },
+
+    /**
+     * An event this instance has just committed. When it is the next one for
+     * every socket of its pair here, it is sent at once, without reading it
+     * back; in any other case (a gap, a pump running) the pump reads the log,
+     * so order and exactly-once stay the database's.
+     */
+    committed(event: PairEvent): void {
+      const channel = channels.get(event.pairId);
+      if (!channel) return;
+      const ready = readyIn(channel);
+      if (ready.every((c) => c.cursor >= event.seq)) return;
+      if (!channel.pumping && ready.every((c) => c.cursor >= event.seq - 1)) {
+        stats.handedOver++;
+        deliver(ready, event);
+      } else void pump(event.pairId);
     },
 
     /** After a lost listener, or on a timer: every local pair whose head moved past a socket is pumped. */

@@ -6,7 +6,7 @@ import type { Db } from "../../db/client.js";
 import type { SweepTask } from "../../sweep.js";
 import type { AuthService } from "../auth/index.js";
 import { EVENTS_CHANNEL, type HistoryService } from "../history/index.js";
-import { createHub } from "./hub.js";
+import { createHub, type Hub } from "./hub.js";
 import { createListener, SESSIONS_CHANNEL } from "./listener.js";
 import { realtimeRoutes } from "./realtime.routes.js";
 import { createTicketsService } from "./tickets.service.js";
@@ -16,7 +16,7 @@ export { closeCodes } from "./realtime.schemas.js";
 declare module "fastify" {
   interface FastifyInstance {
     /** Counters of this instance's hub (deliveries, slow consumers closed), for tests and metrics. */
-    realtimeStats: () => { closedTooSlow: number; terminatedDead: number; delivered: number };
+    realtimeStats: () => Hub["stats"];
   }
 }
 
@@ -25,7 +25,7 @@ export type RealtimeModuleOptions = {
   clock: Clock;
   logger: Logger;
   connectionString: string;
-  history: Pick<HistoryService, "list" | "heads">;
+  history: Pick<HistoryService, "list" | "heads" | "onCommitted">;
   auth: Pick<AuthService, "authenticate" | "loginIsLive" | "forgetLogins" | "forgetAllLogins">;
   activePairOf: (userId: string) => Promise<string | null>;
   corsOrigins: string[];
@@ -47,6 +47,8 @@ export function createRealtimeModule(options: RealtimeModuleOptions) {
     maxBufferedBytes: options.maxBufferedBytes,
     heartbeatMs: options.heartbeatMs,
   });
+  // Events committed here go straight to local sockets; the NOTIFY serves the other instances.
+  options.history.onCommitted((event) => hub.committed(event));
   const tickets = createTicketsService({ db, clock: options.clock, activePairOf: options.activePairOf });
   const catchUp = () => hub.catchUp().catch((error: unknown) => logger.warn({ err: error }, "stream catch-up failed"));
   const listener = createListener({
@@ -55,8 +57,8 @@ export function createRealtimeModule(options: RealtimeModuleOptions) {
     healthCheckMs: options.catchUpMs,
     channels: {
       [EVENTS_CHANNEL]: (payload) => {
-        const { pairId } = JSON.parse(payload) as { pairId: string };
-        hub.wake(pairId);
+        const { pairId, seq } = JSON.parse(payload) as { pairId: string; seq?: number };
+        hub.wake(pairId, seq);
       },
       [SESSIONS_CHANNEL]: (payload) => {
         const { userId, familyIds } = JSON.parse(payload) as { userId: string; familyIds: string[] | "all" };
