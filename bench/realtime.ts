@@ -195,16 +195,16 @@ export async function realtimeBenchmarks(log: (line: string) => void = console.l
       [pairs.map((p) => p.pairId)],
     );
 
-    const port = await freePort();
-    service = startService({
+    const serviceEnv = {
       DATABASE_URL: database.url,
-      PORT: String(port),
       KEPT_DATA_DIR: dir,
       KEPT_JWT_PRIVATE_KEYS: JSON.stringify([jwk]),
       KEPT_RATE_LIMIT_PER_MINUTE: "1000000",
       KEPT_STREAM_MAX_PER_USER: "100",
       KEPT_DB_POOL_SIZE: "20",
-    });
+    };
+    const port = await freePort();
+    service = startService({ ...serviceEnv, PORT: String(port) });
     const http = `http://127.0.0.1:${port}`;
     await waitForUrl(`${http}/readyz`, service);
 
@@ -234,13 +234,17 @@ export async function realtimeBenchmarks(log: (line: string) => void = console.l
 
     // Writes at a fixed rate, spread over the pairs.
     let written = 0;
-    const measureAt = async (rate: number) => {
+    const measureAt = async (rate: number, repetitions = REPETITIONS, seconds = WRITE_SECONDS) => {
       const latencyRuns: number[][] = [];
+      const frameP99Runs: number[] = [];
+      const responseP99Runs: number[] = [];
       const achievedRates: number[] = [];
-      for (let run = 0; run < REPETITIONS; run++) {
+      for (let run = 0; run < repetitions; run++) {
         const latencies: number[] = [];
+        const frameTimes: number[] = [];
+        const responseTimes: number[] = [];
         const waiting: Promise<void>[] = [];
-        const total = rate * WRITE_SECONDS;
+        const total = rate * seconds;
         const started = performance.now();
         for (let i = 0; i < total; i++) {
           const due = started + (i * 1000) / rate;
@@ -249,6 +253,7 @@ export async function realtimeBenchmarks(log: (line: string) => void = console.l
           const pair = pairs[written++ % PAIRS] as (typeof pairs)[number];
           waiting.push(
             (async () => {
+              const sentAt = performance.now();
               const response = await fetch(`${http}/v1/pairs/${pair.pairId}/commitments`, {
                 method: "POST",
                 headers: { authorization: `Bearer ${pair.a.token}`, "content-type": "application/json" },
@@ -268,33 +273,47 @@ export async function realtimeBenchmarks(log: (line: string) => void = console.l
                 }));
               awaiting.delete(id);
               arrivals.delete(id);
+              if (arrived === undefined) return;
               // An event can beat the response to the client: that counts as no delay.
-              if (arrived !== undefined) latencies.push(Math.max(0, arrived - answeredAt));
+              latencies.push(Math.max(0, arrived - answeredAt));
+              frameTimes.push(arrived - sentAt);
+              responseTimes.push(answeredAt - sentAt);
             })(),
           );
         }
         await Promise.all(waiting);
         achievedRates.push((latencies.length * 1000) / (performance.now() - started));
         latencyRuns.push(latencies);
+        frameP99Runs.push(percentile(frameTimes, 99));
+        responseP99Runs.push(percentile(responseTimes, 99));
       }
       return {
         rate,
         p50Runs: latencyRuns.map((l) => percentile(l, 50)),
         p99Runs: latencyRuns.map((l) => percentile(l, 99)),
+        frameP99Runs,
+        responseP99Runs,
         achievedRates,
       };
     };
+    // Warm-up (JIT, pool connections, prepared statements), not counted: the HTTP figures warm up too.
+    await measureAt(Math.max(...WRITE_RATES), 1, 2);
     const atRates = [];
     for (const rate of WRITE_RATES) atRates.push(await measureAt(rate));
     const baselineLatencies = await notifyBaseline(database.url);
     for (const socket of sockets.splice(0)) socket.terminate();
 
-    // Memory: RSS per idle socket at 10,000 sockets, against a bare ws server.
+    // Memory: RSS per idle socket at 10,000 sockets, against a bare ws server. A fresh
+    // process, so the garbage of the write phases is not collected in the middle of it.
+    await stopChild(service);
+    const memoryPort = await freePort();
+    service = startService({ ...serviceEnv, PORT: String(memoryPort) });
+    await waitForUrl(`http://127.0.0.1:${memoryPort}/readyz`, service);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const pid = service.pid as number;
     const before = await rssKiB(pid);
     const idle = await openMany(IDLE_SOCKETS, (i) =>
-      open(`ws://127.0.0.1:${port}/v1/stream`, {
+      open(`ws://127.0.0.1:${memoryPort}/v1/stream`, {
         Authorization: `Bearer ${(members[i % members.length] as Member).token}`,
       }),
     );
@@ -308,7 +327,7 @@ export async function realtimeBenchmarks(log: (line: string) => void = console.l
     const baseP50 = median(baselineLatencies);
     const baseP99 = percentile(baselineLatencies, 99);
     const figures: Figure[] = [
-      ...atRates.flatMap(({ rate, p50Runs, p99Runs, achievedRates }): Figure[] => [
+      ...atRates.flatMap(({ rate, p50Runs, p99Runs, frameP99Runs, responseP99Runs, achievedRates }): Figure[] => [
         {
           name: `stream delivery p50 (${PAIRS} pairs, ${rate} writes/s) vs NOTIFY→LISTEN p50`,
           unit: "ms",
@@ -324,6 +343,15 @@ export async function realtimeBenchmarks(log: (line: string) => void = console.l
           baseline: baseP99,
           ratio: median(p99Runs) / baseP99,
           runs: p99Runs,
+        },
+        {
+          // The same frames seen from the write's start: partner's frame vs the writer's own response.
+          name: `request sent → partner's frame p99 (${rate} writes/s) vs request sent → response p99`,
+          unit: "ms",
+          value: median(frameP99Runs),
+          baseline: median(responseP99Runs),
+          ratio: median(frameP99Runs) / median(responseP99Runs),
+          runs: frameP99Runs,
         },
         {
           name: `writes/s achieved (asked ${rate})`,
