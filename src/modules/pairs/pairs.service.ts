@@ -89,7 +89,10 @@ export function createPairsService(deps: PairsServiceDeps) {
   /**
    * The pair, if `userId` is (or was) one of its members; otherwise 404,
    * exactly as for an id that does not exist. `lock` takes the pair row
-   * first, as every write does (one lock order everywhere).
+   * first, as every write does (one lock order everywhere). Writes take it
+   * as FOR KEY SHARE: only leaving changes a pair row, and it takes FOR
+   * UPDATE first, which waits for them all; KEY SHARE is also what the
+   * foreign keys of their rows take anyway, so it costs no second lock.
    */
   // The membership check every `{pairId}` route runs first: built and planned once.
   const memberPairUnlocked = db
@@ -116,7 +119,7 @@ export function createPairsService(deps: PairsServiceDeps) {
       .from(pairs)
       .innerJoin(pairMembers, and(eq(pairMembers.pairId, pairs.id), eq(pairMembers.userId, userId)))
       .where(eq(pairs.id, pairId));
-    const [found] = lock ? await query.for(lock === "share" ? "share" : "update", { of: pairs }) : await query;
+    const [found] = lock ? await query.for(lock === "share" ? "key share" : "update", { of: pairs }) : await query;
     if (!found) throw notFound("pair");
     return found.pair;
   }
@@ -282,7 +285,7 @@ export function createPairsService(deps: PairsServiceDeps) {
       return sql`SELECT p.id FROM ${pairs} p
         JOIN ${pairMembers} m ON m.pair_id = p.id AND m.user_id = ${userId}
         WHERE p.id = ${pairId} AND p.status = 'active'
-        FOR SHARE OF p`;
+        FOR KEY SHARE OF p`;
     },
 
     /** Why `writableBy` found no row: 404 for outsiders, PAIR_ENDED for an ended pair. */
@@ -297,7 +300,7 @@ export function createPairsService(deps: PairsServiceDeps) {
      * answers false when the pair has ended, so system work skips it.
      */
     async lockActivePair(tx: Tx, pairId: string): Promise<boolean> {
-      const [row] = await tx.select({ status: pairs.status }).from(pairs).where(eq(pairs.id, pairId)).for("share");
+      const [row] = await tx.select({ status: pairs.status }).from(pairs).where(eq(pairs.id, pairId)).for("key share");
       return row?.status === "active";
     },
 
