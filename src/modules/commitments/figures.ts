@@ -1,4 +1,4 @@
-import { sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Db, Executor } from "../../db/client.js";
 import { commitmentFigureTotals } from "../../db/schema/index.js";
 import type { BucketCounts, CommitmentFigureRow, InboxItem } from "../history/index.js";
@@ -29,47 +29,54 @@ export function streaksOf(walk: string): { currentStreak: number; longestStreak:
   return { currentStreak: runs.at(-1) ?? 0, longestStreak: Math.max(0, ...runs) };
 }
 
+type Unsettled = Pick<CommitmentFigureRow, "open" | "awaitingConfirmation" | "disputed">;
+const noneUnsettled: Unsettled = { open: 0, awaitingConfirmation: 0, disputed: 0 };
+const noSettled: Omit<CommitmentFigureRow, keyof Unsettled | "ownerId" | "category"> = {
+  kept: 0,
+  missed: 0,
+  lapsed: 0,
+  withdrawn: 0,
+  reportedInTime: 0,
+  acknowledgedMisses: 0,
+  acknowledgementsAccepted: 0,
+  currentStreak: 0,
+  longestStreak: 0,
+};
+
 /**
  * The figures of every owner in a pair, overall and per category. Of all
- * time (`since` null), in one statement: the settled counts and streaks
- * from the read model `commitment_figure_totals`, kept by triggers on
- * `commitments` in the transaction of every change, and the unsettled
- * counts read over the partial index of unsettled commitments; so the cost
- * grows with what is live, never with the history. In a window:
- * `windowFiguresFor`.
+ * time (`since` null): the settled counts and streaks from the read model
+ * `commitment_figure_totals`, kept by triggers on `commitments` in the
+ * transaction of every change, and the unsettled counts read from the
+ * partial index of unsettled commitments, so the cost grows with what is
+ * live, never with the history. In a window: `windowFiguresFor`.
  */
 export async function figuresFor(db: Executor, pairId: string, since: Date | null): Promise<CommitmentFigureRow[]> {
   if (since) return windowFiguresFor(db, pairId, since);
-  const result = await db.execute<Omit<CommitmentFigureRow, "ownerId" | "category"> & AllTimeKey>(sql`
-    SELECT owner_id, nullif(scope, 'all') AS category, kept, missed, lapsed, withdrawn,
-           0 AS disputed, 0 AS "awaitingConfirmation", 0 AS open,
-           reported_in_time AS "reportedInTime", acknowledged_misses AS "acknowledgedMisses",
-           acknowledgements_accepted AS "acknowledgementsAccepted",
-           current_streak AS "currentStreak", longest_streak AS "longestStreak"
-    FROM ${commitmentFigureTotals} WHERE pair_id = ${pairId}
-    UNION ALL
-    SELECT owner_id, category::text, 0, 0, 0, 0,
-           ${counted("disputed")}, ${counted("awaitingConfirmation")}, ${counted("open")}, 0, 0, 0, 0, 0
-    FROM (
-      SELECT owner_id, category, ${figureClass} AS class
-      FROM commitments WHERE pair_id = ${pairId} AND status IN ('open', 'reported', 'disputed')
-    ) AS unsettled
-    GROUP BY GROUPING SETS ((owner_id), (owner_id, category))`);
-  // Each owner and scope has at most one row of each part: add them up.
+  const [totals, unsettled] = await Promise.all([
+    db.select().from(commitmentFigureTotals).where(eq(commitmentFigureTotals.pairId, pairId)),
+    db.execute<Unsettled & { owner_id: string; category: string | null }>(sql`
+      SELECT owner_id, category::text AS category,
+             ${counted("open")}, ${counted("awaitingConfirmation")}, ${counted("disputed")}
+      FROM (
+        SELECT owner_id, category, ${figureClass} AS class
+        FROM commitments WHERE pair_id = ${pairId} AND status IN ('open', 'reported', 'disputed')
+      ) AS unsettled
+      GROUP BY GROUPING SETS ((owner_id), (owner_id, category))`),
+  ]);
+  const key = (ownerId: string, category: string | null) => `${ownerId}:${category ?? ""}`;
   const rows = new Map<string, CommitmentFigureRow>();
-  for (const { owner_id, category, ...counts } of result.rows) {
-    const key = `${owner_id}:${category ?? ""}`;
-    const row = rows.get(key);
-    if (!row) {
-      rows.set(key, { ownerId: owner_id, category, ...counts });
-      continue;
-    }
-    for (const [name, value] of Object.entries(counts) as [keyof typeof counts, number][]) row[name] += value;
+  for (const { pairId: _pair, ownerId, scope, ...counts } of totals) {
+    const category = scope === "all" ? null : scope;
+    rows.set(key(ownerId, category), { ownerId, category, ...noneUnsettled, ...counts });
+  }
+  for (const { owner_id, category, ...counts } of unsettled.rows) {
+    const row = rows.get(key(owner_id, category));
+    if (row) Object.assign(row, counts);
+    else rows.set(key(owner_id, category), { ...noSettled, ownerId: owner_id, category, ...counts });
   }
   return [...rows.values()];
 }
-
-type AllTimeKey = { owner_id: string; category: string | null };
 
 /**
  * The figures of the commitments due since `since`, in one statement over
