@@ -108,8 +108,6 @@ export const commitments = pgTable(
       .where(
         sql`${table.status} = 'reported' OR ${table.rescheduleDueAt} IS NOT NULL OR (${table.acknowledgedAt} IS NOT NULL AND ${table.acknowledgementAcceptedAt} IS NULL)`,
       ),
-    // Not settled yet: the figures of all time count these at read time (bounded by what is live).
-    index("commitments_unsettled_idx").on(table.pairId).where(sql`${table.status} IN ('open', 'reported', 'disputed')`),
     // Settled as kept, in walk order: a miss settling inside a run counts those after it (the totals' trigger).
     index("commitments_kept_idx").on(table.pairId, table.ownerId, table.dueAt, table.id).where(keptOnly),
     index("commitments_kept_category_idx")
@@ -120,8 +118,7 @@ export const commitments = pgTable(
 
 /**
  * The figures of all time, one row per owner in a pair and scope (`all`, or
- * one category): the counts of the settled classes and both streaks (the
- * unsettled ones are counted at read time, `commitments_unsettled_idx`). A read model kept by
+ * one category): the counts by class and both streaks. A read model kept by
  * triggers on `commitments` (migration 0009) in the transaction of every
  * change, whoever writes, so reading it costs the same whatever the history.
  * No foreign keys: derived rows, rebuilt from `commitments` at will.
@@ -136,6 +133,9 @@ export const commitmentFigureTotals = pgTable(
     missed: integer("missed").notNull().default(0),
     lapsed: integer("lapsed").notNull().default(0),
     withdrawn: integer("withdrawn").notNull().default(0),
+    disputed: integer("disputed").notNull().default(0),
+    awaitingConfirmation: integer("awaiting_confirmation").notNull().default(0),
+    open: integer("open").notNull().default(0),
     reportedInTime: integer("reported_in_time").notNull().default(0),
     acknowledgedMisses: integer("acknowledged_misses").notNull().default(0),
     acknowledgementsAccepted: integer("acknowledgements_accepted").notNull().default(0),

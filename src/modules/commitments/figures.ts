@@ -29,53 +29,20 @@ export function streaksOf(walk: string): { currentStreak: number; longestStreak:
   return { currentStreak: runs.at(-1) ?? 0, longestStreak: Math.max(0, ...runs) };
 }
 
-type Unsettled = Pick<CommitmentFigureRow, "open" | "awaitingConfirmation" | "disputed">;
-const noneUnsettled: Unsettled = { open: 0, awaitingConfirmation: 0, disputed: 0 };
-const noSettled: Omit<CommitmentFigureRow, keyof Unsettled | "ownerId" | "category"> = {
-  kept: 0,
-  missed: 0,
-  lapsed: 0,
-  withdrawn: 0,
-  reportedInTime: 0,
-  acknowledgedMisses: 0,
-  acknowledgementsAccepted: 0,
-  currentStreak: 0,
-  longestStreak: 0,
-};
-
 /**
  * The figures of every owner in a pair, overall and per category. Of all
- * time (`since` null): the settled counts and streaks from the read model
- * `commitment_figure_totals`, kept by triggers on `commitments` in the
- * transaction of every change, and the unsettled counts read from the
- * partial index of unsettled commitments, so the cost grows with what is
- * live, never with the history. In a window: `windowFiguresFor`.
+ * time (`since` null): the read model `commitment_figure_totals`, kept by
+ * triggers on `commitments` in the transaction of every change, so the cost
+ * does not grow with the history. In a window: `windowFiguresFor`.
  */
 export async function figuresFor(db: Executor, pairId: string, since: Date | null): Promise<CommitmentFigureRow[]> {
   if (since) return windowFiguresFor(db, pairId, since);
-  const [totals, unsettled] = await Promise.all([
-    db.select().from(commitmentFigureTotals).where(eq(commitmentFigureTotals.pairId, pairId)),
-    db.execute<Unsettled & { owner_id: string; category: string | null }>(sql`
-      SELECT owner_id, category::text AS category,
-             ${counted("open")}, ${counted("awaitingConfirmation")}, ${counted("disputed")}
-      FROM (
-        SELECT owner_id, category, ${figureClass} AS class
-        FROM commitments WHERE pair_id = ${pairId} AND status IN ('open', 'reported', 'disputed')
-      ) AS unsettled
-      GROUP BY GROUPING SETS ((owner_id), (owner_id, category))`),
-  ]);
-  const key = (ownerId: string, category: string | null) => `${ownerId}:${category ?? ""}`;
-  const rows = new Map<string, CommitmentFigureRow>();
-  for (const { pairId: _pair, ownerId, scope, ...counts } of totals) {
-    const category = scope === "all" ? null : scope;
-    rows.set(key(ownerId, category), { ownerId, category, ...noneUnsettled, ...counts });
-  }
-  for (const { owner_id, category, ...counts } of unsettled.rows) {
-    const row = rows.get(key(owner_id, category));
-    if (row) Object.assign(row, counts);
-    else rows.set(key(owner_id, category), { ...noSettled, ownerId: owner_id, category, ...counts });
-  }
-  return [...rows.values()];
+  const rows = await db.select().from(commitmentFigureTotals).where(eq(commitmentFigureTotals.pairId, pairId));
+  return rows.map(({ pairId: _pair, ownerId, scope, ...counts }) => ({
+    ownerId,
+    category: scope === "all" ? null : scope,
+    ...counts,
+  }));
 }
 
 /**
