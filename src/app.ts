@@ -185,6 +185,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     clock,
     history: history.service,
     profiles: (ids, executor) => auth.service.publicProfiles(ids, executor),
+    lockLiveUsers: (tx, ids) => auth.service.lockLiveUsers(tx, ids),
     runWrite,
     inviteTtlHours: config.inviteTtlHours,
     onPairEnded: () => {},

@@ -201,4 +201,25 @@ describe("concurrency", () => {
     expect(await count("SELECT count(*) FROM commitments WHERE pair_id = $1", [pairId])).toBe(accepted);
     await expectChainIntact(pairId, inviter.auth);
   });
+
+  it("a join racing the joiner's account deletion never leaves the deleted person in a pair", async () => {
+    for (let round = 0; round < 8; round++) {
+      const [inviter, joiner] = await Promise.all([registerUser(t), registerUser(t)]);
+      const invite = await t.http.post("/v1/invites").set(inviter.auth).expect(201);
+      const [joined, deleted] = await Promise.all([
+        t.http.post("/v1/pairs").set(joiner.auth).send({ inviteCode: invite.body.code }),
+        t.http.delete("/v1/me").set(joiner.auth).send({ password: joiner.password }),
+      ]);
+      expect(deleted.status).toBe(204);
+      expect([201, 401]).toContain(joined.status);
+      // Whichever committed first, the deleted person is in no active pair, and the inviter is free again.
+      for (const user of [joiner, inviter]) {
+        expect(await count("SELECT count(*) FROM pair_members WHERE user_id = $1 AND active", [user.id])).toBe(0);
+      }
+      if (joined.status === 201) {
+        const pair = await t.http.get(`/v1/pairs/${joined.body.id}`).set(inviter.auth).expect(200);
+        expect(pair.body.status).toBe("ended");
+      }
+    }
+  });
 });

@@ -369,6 +369,21 @@ export function createAuthService(deps: AuthServiceDeps) {
     },
 
     /**
+     * Locks these users' rows against deletion for the rest of `tx` (a
+     * deletion locks the row first) and answers those that are not deleted.
+     * In id order, so two callers never wait on each other in a circle.
+     */
+    async lockLiveUsers(tx: Tx, userIds: string[]): Promise<Set<string>> {
+      const rows = await tx
+        .select({ id: users.id })
+        .from(users)
+        .where(and(inArray(users.id, userIds), isNull(users.deletedAt)))
+        .orderBy(users.id)
+        .for("share");
+      return new Set(rows.map((row) => row.id));
+    },
+
+    /**
      * First step of deleting an account: locks its row (the user row, then
      * the pair, as a profile change does), so two deletions cannot race.
      */

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from "fastify";
 import type { Clock } from "../../clock.js";
-import type { Db, Executor } from "../../db/client.js";
+import type { Db, Executor, Tx } from "../../db/client.js";
 import type { AccessHook } from "../../http/hooks.js";
 import type { RunWrite } from "../../http/idempotency.js";
 import { principalOf } from "../../http/principal.js";
@@ -16,6 +16,7 @@ export type PairsModuleOptions = {
   clock: Clock;
   history: Pick<HistoryService, "startChain" | "append">;
   profiles: (userIds: string[], executor: Executor) => Promise<Map<string, { displayName: string }>>;
+  lockLiveUsers: (tx: Tx, userIds: string[]) => Promise<Set<string>>;
   runWrite: RunWrite;
   inviteTtlHours: number;
   onPairEnded: (pairId: string) => void;

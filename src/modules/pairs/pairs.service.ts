@@ -27,6 +27,8 @@ export type PairsServiceDeps = {
   history: Pick<HistoryService, "startChain" | "append">;
   /** Display names come from the auth module. */
   profiles: (userIds: string[], executor: Executor) => Promise<Map<string, { displayName: string }>>;
+  /** The auth module locks user rows against deletion and answers those not deleted. */
+  lockLiveUsers: (tx: Tx, userIds: string[]) => Promise<Set<string>>;
   inviteTtlHours: number;
 };
 
@@ -184,11 +186,14 @@ export function createPairsService(deps: PairsServiceDeps) {
       const now = clock.now();
       const code = normaliseInviteCode(typedCode);
       if (!code) throw new AppError("INVITE_NOT_FOUND");
-      const [invite] = await tx
-        .select()
-        .from(invites)
-        .where(eq(invites.codeHash, hashInviteCode(code)))
-        .for("update");
+      const byCode = eq(invites.codeHash, hashInviteCode(code));
+      const [seen] = await tx.select({ inviterId: invites.inviterId }).from(invites).where(byCode);
+      if (!seen) throw new AppError("INVITE_NOT_FOUND");
+      // Both people first (a deletion locks its person first, then the invites): neither can be
+      // deleted while this pair forms, and one deleted meanwhile is seen here.
+      const live = await deps.lockLiveUsers(tx, [seen.inviterId, principal.id]);
+      if (!live.has(principal.id)) throw new AppError("UNAUTHENTICATED");
+      const [invite] = await tx.select().from(invites).where(byCode).for("update");
       if (!invite) throw new AppError("INVITE_NOT_FOUND");
       if (invite.inviterId === principal.id) throw new AppError("OWN_INVITE");
       if (invite.status === "used") throw new AppError("INVITE_USED");
