@@ -120,9 +120,11 @@ const syncStatement = {
 };
 
 export function createRequestCounter(db: Db, limiter: RateLimiter, clock: Clock, logger: Logger): RequestCounter {
+  // Bounded against floods of addresses; an evicted bucket loses at most one sync period of counts.
   const local = new BoundedMap<string, LocalBucket>(100_000);
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
+  let stopped = false;
 
   async function syncOnce(): Promise<void> {
     timer = undefined;
@@ -147,8 +149,10 @@ export function createRequestCounter(db: Db, limiter: RateLimiter, clock: Clock,
       for (const { key, bucket, count } of sent) {
         bucket.syncing -= count;
         const total = totals.get(key);
-        if (total && new Date(total.window_start).getTime() === bucket.windowStart) bucket.shared = Number(total.count);
-        else bucket.shared += count;
+        // Within a window the shared total only grows: an answer overtaken by a newer one changes nothing.
+        if (total && new Date(total.window_start).getTime() === bucket.windowStart) {
+          bucket.shared = Math.max(bucket.shared, Number(total.count));
+        } else bucket.shared += count;
       }
     } catch (error) {
       // The database is away: keep counting here and send these with the next sync.
@@ -156,6 +160,7 @@ export function createRequestCounter(db: Db, limiter: RateLimiter, clock: Clock,
         bucket.syncing -= count;
         bucket.pending += count;
       }
+      if (stopped) return;
       logger.warn({ err: error }, "could not share rate-limit counts; retrying");
       schedule();
     }
@@ -167,7 +172,7 @@ export function createRequestCounter(db: Db, limiter: RateLimiter, clock: Clock,
   }
 
   function schedule(): void {
-    if (timer) return;
+    if (timer || stopped) return;
     timer = setTimeout(() => void sync(), RATE_LIMIT_SYNC_MS);
     timer.unref();
   }
@@ -175,14 +180,17 @@ export function createRequestCounter(db: Db, limiter: RateLimiter, clock: Clock,
   return {
     async hit(buckets) {
       const now = clock.now();
-      const unseen = buckets.filter((b) => local.get(b.key)?.windowStart !== windowStart(now, b.windowMs).getTime());
+      const unseen = buckets.filter(
+        (b) => (local.get(b.key)?.windowStart ?? -1) < windowStart(now, b.windowMs).getTime(),
+      );
       // First sight in this window: count it in PostgreSQL and start from the shared total.
       const fromDatabase = new Map((await limiter.hit(unseen)).map((state) => [state.key, state]));
       return buckets.map((b) => {
         const start = windowStart(now, b.windowMs);
         const first = fromDatabase.get(b.key);
         let bucket = local.get(b.key);
-        if (!bucket || bucket.windowStart !== start.getTime()) {
+        // A newer window replaces the bucket; a request that read the clock before it counts in it.
+        if (!bucket || bucket.windowStart < start.getTime()) {
           bucket = { windowStart: start.getTime(), shared: 0, syncing: 0, pending: 0 };
           local.set(b.key, bucket);
         }
@@ -200,6 +208,7 @@ export function createRequestCounter(db: Db, limiter: RateLimiter, clock: Clock,
     },
     sync,
     async stop() {
+      stopped = true;
       if (timer) clearTimeout(timer);
       await sync();
     },

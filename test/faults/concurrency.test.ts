@@ -222,4 +222,28 @@ describe("concurrency", () => {
       }
     }
   });
+
+  it("creates racing the partner's confirms and profile changes in one pair all succeed (one lock order, no deadlock)", async () => {
+    const { pairId, inviter: owner, joiner: partner } = await linkPair(t);
+    const create = (title: string) =>
+      t.http.post(`/v1/pairs/${pairId}/commitments`).set(owner.auth).send({ title, dueAt: DUE });
+    const reported: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const made = await create(`Reported ${i}`).expect(201);
+      await t.http
+        .post(`/v1/pairs/${pairId}/commitments/${made.body.id}/report`)
+        .set(owner.auth)
+        .send({ outcome: i % 2 === 0 ? "kept" : "missed" })
+        .expect(200);
+      reported.push(made.body.id);
+    }
+    const responses = await Promise.all([
+      ...reported.map((id) => t.http.post(`/v1/pairs/${pairId}/commitments/${id}/confirm`).set(partner.auth)),
+      ...reported.map((_, i) => create(`Racing ${i}`)),
+      ...[0, 1, 2, 3].map((i) => t.http.patch("/v1/me").set(owner.auth).send({ displayName: `Owner ${i}` })),
+    ]);
+    // Every one succeeds: a deadlock would surface as a 503 (and a second's stall).
+    expect(tally(responses.map((r) => r.status))).toEqual({ 200: 16, 201: 12 });
+    await expectChainIntact(pairId, owner.auth);
+  });
 });

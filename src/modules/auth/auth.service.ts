@@ -286,7 +286,8 @@ export function createAuthService(deps: AuthServiceDeps) {
 
     /** The login (refresh family) is not revoked and its account not deleted. */
     async loginIsLive(principal: Principal): Promise<boolean> {
-      const now = clock.now().getTime();
+      // Monotonic: a wall clock set back must not stretch the 5 s.
+      const now = performance.now();
       const known = liveLogins.get(principal.familyId);
       if (known && known.userId === principal.id && known.until > now && deps.hearsEndedLogins()) return true;
       const before = forgotten;
@@ -322,7 +323,8 @@ export function createAuthService(deps: AuthServiceDeps) {
     },
 
     async updateMe(tx: Tx, principal: Principal, input: UpdateMeInput, expected: number | undefined): Promise<User> {
-      const [row] = await tx.select().from(users).where(eq(users.id, principal.id)).for("update");
+      // NO KEY UPDATE (see lockAccount): other writes' foreign keys to this user do not wait for it.
+      const [row] = await tx.select().from(users).where(eq(users.id, principal.id)).for("no key update");
       if (!row || row.deletedAt) throw new AppError("UNAUTHENTICATED");
       assertVersion(expected, row.version);
       const [updated] = await tx
@@ -385,14 +387,17 @@ export function createAuthService(deps: AuthServiceDeps) {
 
     /**
      * First step of deleting an account: locks its row (the user row, then
-     * the pair, as a profile change does), so two deletions cannot race.
+     * the pair, as a profile change does), so two deletions cannot race and
+     * a join (FOR SHARE, `lockLiveUsers`) waits. FOR NO KEY UPDATE, not FOR
+     * UPDATE: a write in the pair holds the pair's locks and then checks its
+     * rows' foreign keys to this user (KEY SHARE), which must not wait here.
      */
     async lockAccount(tx: Tx, userId: string): Promise<void> {
       const [row] = await tx
         .select({ deletedAt: users.deletedAt })
         .from(users)
         .where(eq(users.id, userId))
-        .for("update");
+        .for("no key update");
       if (!row || row.deletedAt) throw new AppError("UNAUTHENTICATED");
     },
 

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, lte, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, getTableColumns, gt, gte, inArray, isNotNull, lt, lte, or, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Clock } from "../../clock.js";
 import type { Db, Executor, Tx } from "../../db/client.js";
@@ -103,6 +103,12 @@ export function reportTiming(row: Pick<Row, "dueAt" | "graceMinutes">, at: Date)
 }
 
 const listCursor = z.tuple([z.iso.datetime(), z.uuid()]);
+/** The row's columns, named: a fixed list keeps a prepared statement's result type fixed across migrations. */
+const commitmentColumns = sql.raw(
+  Object.values(getTableColumns(commitments))
+    .map((column) => `"${column.name}"`)
+    .join(", "),
+);
 
 export type CommitmentsServiceDeps = PairWork & {
   db: Db;
@@ -304,7 +310,7 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
                    ${dueAt.toISOString()}::timestamptz, ${input.graceMinutes}, ${lapsesAt.toISOString()}::timestamptz,
                    'open', ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz
             FROM writable
-            RETURNING *
+            RETURNING ${commitmentColumns}
           ), ${eventCtes}
           SELECT inserted.*, appended_event.seq AS event_seq, appended_event.prev_hash AS event_prev_hash,
                  appended_event.hash AS event_hash

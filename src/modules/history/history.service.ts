@@ -159,6 +159,15 @@ export function createHistoryService({ db, clock, keys, logger }: HistoryService
       committedListeners.push(listener);
     },
 
+    /**
+     * A scalar subquery that locks the chain head of the pair `pairId`
+     * names (FOR UPDATE), for the pairs module's write lock: pair row, then
+     * chain head, the lock order of every write in a pair.
+     */
+    chainHeadLock(pairId: SQL): SQL {
+      return sql`(SELECT ${eventHeads.pairId} FROM ${eventHeads} WHERE ${eventHeads.pairId} = ${pairId} FOR UPDATE)`;
+    },
+
     /** Creates the (empty) chain of a new pair, in the transaction that creates the pair. */
     async startChain(tx: Tx, pairId: string): Promise<void> {
       await tx.insert(eventHeads).values({ pairId, lastSeq: 0, headHash: GENESIS_HASH });

@@ -14,7 +14,7 @@ export type { EndReason, PairEndingHandler, PairsService } from "./pairs.service
 export type PairsModuleOptions = {
   db: Db;
   clock: Clock;
-  history: Pick<HistoryService, "startChain" | "append">;
+  history: Pick<HistoryService, "startChain" | "append" | "chainHeadLock">;
   profiles: (userIds: string[], executor: Executor) => Promise<Map<string, { displayName: string }>>;
   lockLiveUsers: (tx: Tx, userIds: string[]) => Promise<Set<string>>;
   runWrite: RunWrite;

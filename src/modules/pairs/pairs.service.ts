@@ -1,9 +1,11 @@
-import { and, desc, eq, inArray, lt, ne, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, inArray, lt, ne, type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
 import { BoundedMap } from "../../bounded-map.js";
 import type { Clock } from "../../clock.js";
 import type { Db, Executor, Tx } from "../../db/client.js";
 import { uniqueViolation } from "../../db/errors.js";
+import { executeNamed } from "../../db/named.js";
+import { rowFrom } from "../../db/rows.js";
 import { invites, pairMembers, pairs } from "../../db/schema/index.js";
 import { AppError, notFound } from "../../errors/app-error.js";
 import { decodeCursor, type Page, pageOf } from "../../http/pagination.js";
@@ -24,7 +26,7 @@ export type PairEndingHandler = (
 export type PairsServiceDeps = {
   db: Db;
   clock: Clock;
-  history: Pick<HistoryService, "startChain" | "append">;
+  history: Pick<HistoryService, "startChain" | "append" | "chainHeadLock">;
   /** Display names come from the auth module. */
   profiles: (userIds: string[], executor: Executor) => Promise<Map<string, { displayName: string }>>;
   /** The auth module locks user rows against deletion and answers those not deleted. */
@@ -35,6 +37,12 @@ export type PairsServiceDeps = {
 type PairRow = typeof pairs.$inferSelect;
 
 const pairCursor = z.tuple([z.uuid()]);
+/** The pair row's columns, named: a fixed list keeps a prepared statement's result type fixed across migrations. */
+const pairColumns = sql.raw(
+  Object.values(getTableColumns(pairs))
+    .map((column) => `p."${column.name}"`)
+    .join(", "),
+);
 
 export function createPairsService(deps: PairsServiceDeps) {
   const { db, clock, history } = deps;
@@ -91,10 +99,7 @@ export function createPairsService(deps: PairsServiceDeps) {
   /**
    * The pair, if `userId` is (or was) one of its members; otherwise 404,
    * exactly as for an id that does not exist. `lock` takes the pair row
-   * first, as every write does (one lock order everywhere). Writes take it
-   * as FOR KEY SHARE: only leaving changes a pair row, and it takes FOR
-   * UPDATE first, which waits for them all; KEY SHARE is also what the
-   * foreign keys of their rows take anyway, so it costs no second lock.
+   * and its chain head first, as every write does (`lockedPair`).
    */
   // The membership check every `{pairId}` route runs first: built and planned once.
   const memberPairUnlocked = db
@@ -116,14 +121,40 @@ export function createPairsService(deps: PairsServiceDeps) {
       if (!found) throw notFound("pair");
       return found.pair;
     }
-    const query = executor
-      .select({ pair: pairs })
-      .from(pairs)
-      .innerJoin(pairMembers, and(eq(pairMembers.pairId, pairs.id), eq(pairMembers.userId, userId)))
-      .where(eq(pairs.id, pairId));
-    const [found] = lock ? await query.for(lock === "share" ? "key share" : "update", { of: pairs }) : await query;
+    if (!lock) {
+      const [found] = await executor
+        .select({ pair: pairs })
+        .from(pairs)
+        .innerJoin(pairMembers, and(eq(pairMembers.pairId, pairs.id), eq(pairMembers.userId, userId)))
+        .where(eq(pairs.id, pairId));
+      if (!found) throw notFound("pair");
+      return found.pair;
+    }
+    // The pair row, then its chain head, in one statement: see `lockedPair`.
+    const [found] = await executeNamed<Record<string, unknown>>(
+      executor,
+      `pairs_lock_${lock}`,
+      lockedPair(sql`JOIN ${pairMembers} m ON m.pair_id = p.id AND m.user_id = ${userId} WHERE p.id = ${pairId}`, lock),
+    );
     if (!found) throw notFound("pair");
-    return found.pair;
+    return rowFrom(pairs, found);
+  }
+
+  /**
+   * Locks the pair row, then the pair's event chain head, in that order:
+   * the lock order of every write in a pair (a one-statement create takes
+   * the pair, then the head, then its rows' locks at the end of the
+   * statement; a write that took its rows first and the head last could
+   * deadlock with it). Writes take the pair row FOR KEY SHARE: only leaving
+   * changes a pair row, and it takes FOR UPDATE first, which waits for them
+   * all; KEY SHARE is what their rows' foreign keys take anyway. (So any
+   * future UPDATE of `pairs` must take FOR UPDATE first too.) The head,
+   * FOR UPDATE, serialises a pair's writes from their start.
+   */
+  function lockedPair(where: SQL, lock: "share" | "update"): SQL {
+    const strength = sql.raw(lock === "share" ? "KEY SHARE" : "UPDATE");
+    return sql`WITH locked AS (SELECT ${pairColumns} FROM ${pairs} p ${where} FOR ${strength} OF p)
+      SELECT locked.*, ${history.chainHeadLock(sql`locked.id`)} AS chain_head FROM locked`;
   }
 
   // "userId:pairId" of members seen; bounded, so a flood of ids cannot grow it without end.
@@ -271,9 +302,8 @@ export function createPairsService(deps: PairsServiceDeps) {
     },
 
     /**
-     * Every write in a pair starts here: the pair row is locked (shared, so
-     * writers in one pair do not block each other before the event head) and
-     * an ended pair refuses the write.
+     * Every write in a pair starts here: the pair row and its chain head are
+     * locked (`lockedPair`) and an ended pair refuses the write.
      */
     async lockForWrite(tx: Tx, pairId: string, userId: string): Promise<PairRow> {
       const pair = await memberPair(tx, pairId, userId, "share");
@@ -305,7 +335,11 @@ export function createPairsService(deps: PairsServiceDeps) {
      * answers false when the pair has ended, so system work skips it.
      */
     async lockActivePair(tx: Tx, pairId: string): Promise<boolean> {
-      const [row] = await tx.select({ status: pairs.status }).from(pairs).where(eq(pairs.id, pairId)).for("key share");
+      const [row] = await executeNamed<{ status: string }>(
+        tx,
+        "pairs_lock_for_sweep",
+        lockedPair(sql`WHERE p.id = ${pairId}`, "share"),
+      );
       return row?.status === "active";
     },
 
