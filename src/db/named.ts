@@ -3,6 +3,7 @@ import { PgDialect } from "drizzle-orm/pg-core";
 import type { Executor } from "./client.js";
 
 const dialect = new PgDialect();
+const texts = new Map<string, string>();
 
 /**
  * Runs `query` as a named statement, so each connection parses and plans
@@ -10,7 +11,12 @@ const dialect = new PgDialect();
  * call under that name (values go in parameters), as PostgreSQL requires.
  */
 export async function executeNamed<R>(executor: Executor, name: string, query: SQL): Promise<R[]> {
-  const prepared = executor._.session.prepareQuery(dialect.sqlToQuery(query), undefined, name, false);
+  const built = dialect.sqlToQuery(query);
+  // A second text under one name would fail only on connections that prepared the first: fail loudly at once.
+  const known = texts.get(name);
+  if (known === undefined) texts.set(name, built.sql);
+  else if (known !== built.sql) throw new Error(`statement ${name} was prepared with another text`);
+  const prepared = executor._.session.prepareQuery(built, undefined, name, false);
   const result = (await prepared.execute()) as { rows: R[] };
   return result.rows;
 }

@@ -240,7 +240,12 @@ describe("concurrency", () => {
     const responses = await Promise.all([
       ...reported.map((id) => t.http.post(`/v1/pairs/${pairId}/commitments/${id}/confirm`).set(partner.auth)),
       ...reported.map((_, i) => create(`Racing ${i}`)),
-      ...[0, 1, 2, 3].map((i) => t.http.patch("/v1/me").set(owner.auth).send({ displayName: `Owner ${i}` })),
+      ...[0, 1, 2, 3].map((i) =>
+        t.http
+          .patch("/v1/me")
+          .set(owner.auth)
+          .send({ displayName: `Owner ${i}` }),
+      ),
     ]);
     // Every one succeeds: a deadlock would surface as a 503 (and a second's stall).
     expect(tally(responses.map((r) => r.status))).toEqual({ 200: 16, 201: 12 });

@@ -98,6 +98,36 @@ describe("across instances", () => {
     expect(onB.seqs()).toEqual(all);
   });
 
+  it("a resume to an earlier seq while events stream in gets every event after it, once, in order", async () => {
+    const { pairId, inviter, joiner } = await linkPair(a);
+    const due = new Date(a.clock.now().getTime() + 86_400_000).toISOString();
+    const create = (i: number) =>
+      a.http
+        .post(`/v1/pairs/${pairId}/commitments`)
+        .set(inviter.auth)
+        .send({ title: `W${i}`, dueAt: due })
+        .expect(201);
+    for (let i = 0; i < 10; i++) await create(i);
+    // On B: every event written through A reaches it by notification, so B's pump reads the log each time.
+    const socket = await openStream(baseB, `ticket=${await ticketFor(b, joiner)}`);
+    clients.push(socket);
+    await socket.waitFor((m) => m.type === "hello");
+    // Started now (a supertest request only runs once it is awaited or then-ed).
+    const writes = Array.from({ length: 30 }, (_, i) => create(10 + i).then((response) => response.status));
+    for (const after of [1, 5, 3]) {
+      await socket.waitFor((m) => m.type === "event" && (m.event as { seq: number }).seq > 12 + after);
+      socket.messages.length = 0;
+      socket.ws.send(JSON.stringify({ type: "resume", after }));
+      await socket.waitFor(isEvent(after + 1));
+    }
+    await Promise.all(writes);
+    await socket.waitFor(isEvent(41));
+    // From the last resume (after 3) on: 4, 5, …, 41 exactly, whatever was in flight.
+    const seqs = socket.seqs();
+    const start = seqs.indexOf(4);
+    expect(seqs.slice(start)).toEqual(Array.from({ length: 38 }, (_, i) => i + 4));
+  });
+
   it("a login ended through instance A is refused by instance B once A's broadcast arrives", async () => {
     const { inviter } = await linkPair(a);
     // B has answered this login (and remembers it as live).

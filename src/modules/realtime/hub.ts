@@ -73,11 +73,20 @@ export function createHub(options: HubOptions) {
     return channel;
   }
 
-  /** Sends `event` to each of `ready` whose cursor it lies beyond, in the order the caller keeps. */
-  function deliver(ready: Connection[], event: PairEvent): void {
+  /**
+   * Sends `event` to each of `ready` for which it is the next seq. Answers
+   * whether one of them was behind it (a `resume` lowered its cursor while
+   * the page was being read): the pump then reads again from there.
+   */
+  function deliver(ready: Connection[], event: PairEvent): boolean {
     const frame = JSON.stringify({ type: "event", event } satisfies ServerMessage);
+    let behind = false;
     for (const connection of ready) {
       if (connection.closing || event.seq <= connection.cursor) continue;
+      if (event.seq > connection.cursor + 1) {
+        behind = true;
+        continue;
+      }
       send(connection, frame);
       connection.cursor = event.seq;
       stats.delivered++;
@@ -87,6 +96,7 @@ export function createHub(options: HubOptions) {
         close(connection, closeCodes.tooSlow, `too slow: reconnect with after=${connection.cursor}`);
       }
     }
+    return behind;
   }
 
   const readyIn = (channel: PairChannel) => [...channel.connections].filter((c) => c.ready && !c.closing);
@@ -106,7 +116,10 @@ export function createHub(options: HubOptions) {
         if (ready.length === 0) break;
         const after = Math.min(...ready.map((c) => c.cursor));
         const page = await events.list(pairId, { after, limit: PAGE });
-        for (const event of page.data) deliver(ready, event);
+        let behind = false;
+        for (const event of page.data) behind = deliver(ready, event) || behind;
+        // Read again only for a cursor lowered below this read's start (never loops on its own).
+        if (behind && ready.some((c) => c.cursor < after)) channel.dirty = true;
         if (page.nextCursor !== null) channel.dirty = true;
       } while (channel.dirty);
     } catch (error) {
