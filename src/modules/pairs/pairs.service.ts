@@ -292,7 +292,7 @@ export function createPairsService(deps: PairsServiceDeps) {
     },
 
     /**
-     * Locks the pair row (shared) for a write about one of its resources:
+     * Locks the pair row and its chain head (`lockedPair`) for a write about one of its resources:
      * 404 for outsiders, but the caller decides when to refuse an ended
      * pair, so a missing resource still answers 404 before PAIR_ENDED.
      */
@@ -313,8 +313,10 @@ export function createPairsService(deps: PairsServiceDeps) {
 
     /**
      * `lockForWrite` as a subquery, for a write made in one statement: the
-     * pair's id, its row locked (shared), when `userId` may write in it;
-     * no row otherwise (`explainRefusedWrite` then tells why).
+     * pair's id, its row locked (KEY SHARE), when `userId` may write in it;
+     * no row otherwise (`explainRefusedWrite` then tells why). The chain head
+     * follows later in the same statement (`history.appendAlong`): the same
+     * lock order as `lockedPair`.
      */
     writableBy(pairId: string, userId: string): SQL {
       return sql`SELECT p.id FROM ${pairs} p
