@@ -1,8 +1,8 @@
-import { and, asc, desc, eq, getTableColumns, gt, gte, inArray, isNotNull, lt, lte, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, lte, or, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Clock } from "../../clock.js";
 import type { Db, Executor, Tx } from "../../db/client.js";
-import { rowFrom } from "../../db/rows.js";
+import { columnList, rowFrom } from "../../db/rows.js";
 import { commitments } from "../../db/schema/index.js";
 import { AppError, notFound } from "../../errors/app-error.js";
 import { assertVersion } from "../../http/etag.js";
@@ -103,12 +103,7 @@ export function reportTiming(row: Pick<Row, "dueAt" | "graceMinutes">, at: Date)
 }
 
 const listCursor = z.tuple([z.iso.datetime(), z.uuid()]);
-/** The row's columns, named: a fixed list keeps a prepared statement's result type fixed across migrations. */
-const commitmentColumns = sql.raw(
-  Object.values(getTableColumns(commitments))
-    .map((column) => `"${column.name}"`)
-    .join(", "),
-);
+const commitmentColumns = columnList(commitments);
 
 export type CommitmentsServiceDeps = PairWork & {
   db: Db;
@@ -214,6 +209,50 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
     };
   }
 
+  /**
+   * A new open commitment's row and its `commitment.created` event: the one
+   * definition for every way a commitment is made (a create, a series
+   * occurrence, an accepted request).
+   */
+  function newCommitment(
+    pairId: string,
+    ownerId: string,
+    fields: CommitmentFields,
+    links: { seriesId?: string; requestId?: string; actorId: string | null },
+  ) {
+    const now = clock.now();
+    const id = uuidv7(now);
+    const row = {
+      id,
+      pairId,
+      ownerId,
+      ...fields,
+      lapsesAt: new Date(fields.dueAt.getTime() + fields.graceMinutes * MINUTE),
+      seriesId: links.seriesId ?? null,
+      requestId: links.requestId ?? null,
+      status: "open" as const,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const event: NewEvent = {
+      pairId,
+      type: "commitment.created",
+      actorId: links.actorId,
+      subjectType: "commitment",
+      subjectId: id,
+      payload: {
+        commitmentId: id,
+        ownerId,
+        dueAt: fields.dueAt.toISOString(),
+        graceMinutes: fields.graceMinutes,
+        category: fields.category,
+        ...(links.seriesId ? { seriesId: links.seriesId } : {}),
+        ...(links.requestId ? { requestId: links.requestId } : {}),
+      },
+    };
+    return { row, event };
+  }
+
   async function insertCommitment(
     tx: Tx,
     pairId: string,
@@ -221,41 +260,24 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
     fields: CommitmentFields,
     links: { seriesId?: string; requestId?: string; actorId: string | null },
   ): Promise<Row> {
-    const now = clock.now();
-    const [row] = await tx
-      .insert(commitments)
-      .values({
-        id: uuidv7(now),
-        pairId,
-        ownerId,
-        ...fields,
-        lapsesAt: new Date(fields.dueAt.getTime() + fields.graceMinutes * MINUTE),
-        seriesId: links.seriesId ?? null,
-        requestId: links.requestId ?? null,
-        status: "open",
-        createdAt: now,
-        updatedAt: now,
-      })
-      .returning();
+    const made = newCommitment(pairId, ownerId, fields, links);
+    const [row] = await tx.insert(commitments).values(made.row).returning();
     if (!row) throw new Error("insert returned no row");
-    await appendAll(tx, row, {
-      set: {},
-      events: [
-        {
-          type: "commitment.created",
-          actorId: links.actorId,
-          payload: {
-            ownerId,
-            dueAt: row.dueAt.toISOString(),
-            graceMinutes: row.graceMinutes,
-            category: row.category,
-            ...(links.seriesId ? { seriesId: links.seriesId } : {}),
-            ...(links.requestId ? { requestId: links.requestId } : {}),
-          },
-        },
-      ],
-    });
+    await history.append(tx, made.event);
     return row;
+  }
+
+  /** A create's fields from its input; `dueAt` must be in the future. */
+  function fieldsOf(input: CreateCommitmentInput): CommitmentFields {
+    const dueAt = new Date(input.dueAt);
+    assertFuture(dueAt, "dueAt");
+    return {
+      title: input.title,
+      details: input.details ?? null,
+      category: input.category,
+      dueAt,
+      graceMinutes: input.graceMinutes,
+    };
   }
 
   function assertFuture(dueAt: Date, field: string): void {
@@ -276,39 +298,19 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
      * without an Idempotency-Key it needs no transaction around it.
      */
     async create(executor: Executor, principal: Principal, pairId: string, input: CreateCommitmentInput) {
-      const now = clock.now();
-      const dueAt = new Date(input.dueAt);
-      assertFuture(dueAt, "dueAt");
-      const id = uuidv7(now);
-      const lapsesAt = new Date(dueAt.getTime() + input.graceMinutes * MINUTE);
+      const { row, event } = newCommitment(pairId, principal.id, fieldsOf(input), { actorId: principal.id });
+      const at = (instant: Date) => sql`${instant.toISOString()}::timestamptz`;
       const created = await history.appendAlong<Record<string, unknown>>(
         executor,
-        {
-          name: "commitments_create",
-          gate: "inserted",
-          event: {
-            pairId,
-            type: "commitment.created",
-            actorId: principal.id,
-            subjectType: "commitment",
-            subjectId: id,
-            payload: {
-              commitmentId: id,
-              ownerId: principal.id,
-              dueAt: dueAt.toISOString(),
-              graceMinutes: input.graceMinutes,
-              category: input.category,
-            },
-          },
-        },
+        { name: "commitments_create", gate: "inserted", event },
         (eventCtes) => sql`
           WITH writable AS (${pairs.writableBy(pairId, principal.id)}),
           inserted AS (
             INSERT INTO ${commitments} (id, pair_id, owner_id, title, details, category, due_at, grace_minutes,
                                        lapses_at, status, created_at, updated_at)
-            SELECT ${id}, writable.id, ${principal.id}, ${input.title}, ${input.details ?? null}, ${input.category},
-                   ${dueAt.toISOString()}::timestamptz, ${input.graceMinutes}, ${lapsesAt.toISOString()}::timestamptz,
-                   'open', ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz
+            SELECT ${row.id}, writable.id, ${row.ownerId}, ${row.title}, ${row.details}, ${row.category},
+                   ${at(row.dueAt)}, ${row.graceMinutes}, ${at(row.lapsesAt)},
+                   ${row.status}, ${at(row.createdAt)}, ${at(row.updatedAt)}
             FROM writable
             RETURNING ${commitmentColumns}
           ), ${eventCtes}
@@ -328,16 +330,7 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
       input: CreateCommitmentInput & { recurrence: NonNullable<CreateCommitmentInput["recurrence"]> },
     ): Promise<Commitment> {
       await pairs.lockForWrite(tx, pairId, principal.id);
-      const dueAt = new Date(input.dueAt);
-      assertFuture(dueAt, "dueAt");
-      const fields = {
-        title: input.title,
-        details: input.details ?? null,
-        category: input.category,
-        dueAt,
-        graceMinutes: input.graceMinutes,
-      };
-      return toCommitment(await deps.startSeries(tx, principal, pairId, fields, input.recurrence));
+      return toCommitment(await deps.startSeries(tx, principal, pairId, fieldsOf(input), input.recurrence));
     },
 
     async get(pairId: string, commitmentId: string): Promise<Commitment> {

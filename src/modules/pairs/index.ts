@@ -1,24 +1,15 @@
 import type { FastifyRequest } from "fastify";
-import type { Clock } from "../../clock.js";
-import type { Db, Executor, Tx } from "../../db/client.js";
 import type { AccessHook } from "../../http/hooks.js";
 import type { RunWrite } from "../../http/idempotency.js";
 import { principalOf } from "../../http/principal.js";
-import type { HistoryService } from "../history/index.js";
 import { pairsRoutes } from "./pairs.routes.js";
-import { createPairsService } from "./pairs.service.js";
+import { createPairsService, type PairsServiceDeps } from "./pairs.service.js";
 
 export { pairParams } from "./pairs.schemas.js";
 export type { EndReason, PairEndingHandler, PairsService } from "./pairs.service.js";
 
-export type PairsModuleOptions = {
-  db: Db;
-  clock: Clock;
-  history: Pick<HistoryService, "startChain" | "append" | "chainHeadLock">;
-  profiles: (userIds: string[], executor: Executor) => Promise<Map<string, { displayName: string }>>;
-  lockLiveUsers: (tx: Tx, userIds: string[]) => Promise<Set<string>>;
+export type PairsModuleOptions = PairsServiceDeps & {
   runWrite: RunWrite;
-  inviteTtlHours: number;
   onPairEnded: (pairId: string) => void;
 };
 

@@ -1,11 +1,11 @@
-import { and, desc, eq, getTableColumns, inArray, lt, ne, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, ne, type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
 import { BoundedMap } from "../../bounded-map.js";
 import type { Clock } from "../../clock.js";
 import type { Db, Executor, Tx } from "../../db/client.js";
 import { uniqueViolation } from "../../db/errors.js";
 import { executeNamed } from "../../db/named.js";
-import { rowFrom } from "../../db/rows.js";
+import { columnList, rowFrom } from "../../db/rows.js";
 import { invites, pairMembers, pairs } from "../../db/schema/index.js";
 import { AppError, notFound } from "../../errors/app-error.js";
 import { decodeCursor, type Page, pageOf } from "../../http/pagination.js";
@@ -37,12 +37,7 @@ export type PairsServiceDeps = {
 type PairRow = typeof pairs.$inferSelect;
 
 const pairCursor = z.tuple([z.uuid()]);
-/** The pair row's columns, named: a fixed list keeps a prepared statement's result type fixed across migrations. */
-const pairColumns = sql.raw(
-  Object.values(getTableColumns(pairs))
-    .map((column) => `p."${column.name}"`)
-    .join(", "),
-);
+const pairColumns = columnList(pairs, "p");
 
 export function createPairsService(deps: PairsServiceDeps) {
   const { db, clock, history } = deps;
