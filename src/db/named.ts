@@ -9,6 +9,9 @@ const texts = new Map<string, string>();
  * Runs `query` as a named statement, so each connection parses and plans
  * it once rather than at every call. Its text must be the same at every
  * call under that name (values go in parameters), as PostgreSQL requires.
+ * The one place that reaches into drizzle's private session API (drizzle
+ * has no public way to name a hand-written statement in a transaction);
+ * test/db/named.test.ts fails when that API changes.
  */
 export async function executeNamed<R>(executor: Executor, name: string, query: SQL): Promise<R[]> {
   const built = dialect.sqlToQuery(query);

@@ -1,4 +1,4 @@
-import { getTableColumns, type InferSelectModel, type SQL, sql, type Table } from "drizzle-orm";
+import { getTableColumns, type InferInsertModel, type InferSelectModel, type SQL, sql, type Table } from "drizzle-orm";
 
 /** A row that a raw statement answered (`RETURNING *`: column names, driver values), as drizzle's own select would. */
 export function rowFrom<T extends Table>(table: T, raw: Record<string, unknown>): InferSelectModel<T> {
@@ -22,4 +22,37 @@ export function columnList(table: Table, alias?: string): SQL {
       .map((column) => `${prefix}"${column.name}"`)
       .join(", "),
   );
+}
+
+/**
+ * One row of a raw `INSERT INTO <table> (<columns>) SELECT <values>`, both
+ * lists built from the table definition rather than kept by hand: each key
+ * of `row` names its column, its value a parameter mapped by the column
+ * (as drizzle's own insert does) and cast to the column's type, because an
+ * INSERT … SELECT does not take types from its target. `computed` gives
+ * some columns an SQL expression instead (a CTE's column). Columns come in
+ * the table's order, so the text is the same at every call with the same
+ * keys, as a named statement needs.
+ */
+export function insertSelect<T extends Table>(
+  table: T,
+  row: Partial<InferInsertModel<T>>,
+  computed: Partial<Record<keyof InferInsertModel<T>, SQL>> = {},
+): { columns: SQL; values: SQL } {
+  const columnsByKey = getTableColumns(table);
+  for (const key of [...Object.keys(row), ...Object.keys(computed)]) {
+    if (!(key in columnsByKey)) throw new Error(`${key} is not a column of the table`);
+  }
+  const names: SQL[] = [];
+  const values: SQL[] = [];
+  for (const [key, column] of Object.entries(columnsByKey)) {
+    const expression = (computed as Record<string, SQL | undefined>)[key];
+    if (expression) values.push(expression);
+    else if (key in row) {
+      const value = (row as Record<string, unknown>)[key] ?? null;
+      values.push(sql`${sql.param(value, column)}::${sql.raw(column.getSQLType())}`);
+    } else continue;
+    names.push(sql`${sql.identifier(column.name)}`);
+  }
+  return { columns: sql`(${sql.join(names, sql`, `)})`, values: sql.join(values, sql`, `) };
 }

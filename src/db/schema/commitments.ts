@@ -49,7 +49,7 @@ export const series = pgTable(
   ],
 );
 
-/** The "Settled" rule's `kept` (SQL function `commitment_figure_class`, migration 0007). */
+/** The "Settled" rule's `kept` (SQL function `commitment_figure_class`, src/db/sql/). */
 const keptOnly = sql`commitment_figure_class(status, outcome, lapsed_at) = 'kept'`;
 
 export const commitments = pgTable(
@@ -119,7 +119,7 @@ export const commitments = pgTable(
 /**
  * The figures of all time, one row per owner in a pair and scope (`all`, or
  * one category): the counts by class and both streaks. A read model kept by
- * triggers on `commitments` (migration 0009) in the transaction of every
+ * triggers on `commitments` (src/db/sql/) in the transaction of every
  * change, whoever writes, so reading it costs the same whatever the history.
  * No foreign keys: derived rows, rebuilt from `commitments` at will.
  */

@@ -2,7 +2,7 @@ import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, lte, or, sql } fro
 import { z } from "zod";
 import type { Clock } from "../../clock.js";
 import type { Db, Executor, Tx } from "../../db/client.js";
-import { columnList, rowFrom } from "../../db/rows.js";
+import { columnList, insertSelect, rowFrom } from "../../db/rows.js";
 import { commitments } from "../../db/schema/index.js";
 import { AppError, notFound } from "../../errors/app-error.js";
 import { assertVersion } from "../../http/etag.js";
@@ -299,19 +299,16 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
      */
     async create(executor: Executor, principal: Principal, pairId: string, input: CreateCommitmentInput) {
       const { row, event } = newCommitment(pairId, principal.id, fieldsOf(input), { actorId: principal.id });
-      const at = (instant: Date) => sql`${instant.toISOString()}::timestamptz`;
+      // The pair's id comes from `writable`: no row (and no event) unless the pair let the caller write.
+      const insert = insertSelect(commitments, row, { pairId: sql`writable.id` });
       const created = await history.appendAlong<Record<string, unknown>>(
         executor,
         { name: "commitments_create", gate: "inserted", event },
         (eventCtes) => sql`
           WITH writable AS (${pairs.writableBy(pairId, principal.id)}),
           inserted AS (
-            INSERT INTO ${commitments} (id, pair_id, owner_id, title, details, category, due_at, grace_minutes,
-                                       lapses_at, status, created_at, updated_at)
-            SELECT ${row.id}, writable.id, ${row.ownerId}, ${row.title}, ${row.details}, ${row.category},
-                   ${at(row.dueAt)}, ${row.graceMinutes}, ${at(row.lapsesAt)},
-                   ${row.status}, ${at(row.createdAt)}, ${at(row.updatedAt)}
-            FROM writable
+            INSERT INTO ${commitments} ${insert.columns}
+            SELECT ${insert.values} FROM writable
             RETURNING ${commitmentColumns}
           ), ${eventCtes}
           SELECT inserted.*, appended_event.seq AS event_seq, appended_event.prev_hash AS event_prev_hash,
