@@ -32,6 +32,7 @@ export type AuthModuleOptions = {
   limiter: RateLimiter;
   runWrite: RunWrite;
   tokens: TokenSettings & { refreshTokenTtlDays: number };
+  loginFailuresPerAddress: number;
   loginFailuresPerAccount: number;
   activePairOf: (userId: string, db: Executor) => Promise<string | null>;
   onProfileChanged: (tx: Tx, userId: string, fields: string[]) => Promise<void>;
@@ -61,6 +62,7 @@ export function createAuthModule(options: AuthModuleOptions) {
     accessTokens,
     limiter: options.limiter,
     refreshTokenTtlDays: options.tokens.refreshTokenTtlDays,
+    loginFailuresPerAddress: options.loginFailuresPerAddress,
     loginFailuresPerAccount: options.loginFailuresPerAccount,
     activePairOf: options.activePairOf,
     onProfileChanged: options.onProfileChanged,
