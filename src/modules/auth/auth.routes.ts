@@ -55,7 +55,11 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (
       body: registerBody,
       response: { 201: sessionSchema, ...authRouteProblems, ...problems("EMAIL_TAKEN") },
     },
-    handler: async (request, reply) => reply.code(201).send(await auth.register(request.body, request.ip)),
+    handler: async (request, reply) =>
+      reply
+        .code(201)
+        .header("cache-control", "no-store")
+        .send(await auth.register(request.body, request.ip)),
   });
 
   app.post("/v1/auth/login", {
@@ -69,7 +73,8 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (
       body: loginBody,
       response: { 200: sessionSchema, ...authRouteProblems, ...problems("INVALID_CREDENTIALS", "ACCOUNT_THROTTLED") },
     },
-    handler: async (request) => auth.login(request.body, request.ip),
+    handler: async (request, reply) =>
+      reply.header("cache-control", "no-store").send(await auth.login(request.body, request.ip)),
   });
 
   app.post("/v1/auth/refresh", {
@@ -87,7 +92,8 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (
         ...problems("REFRESH_TOKEN_INVALID", "REFRESH_TOKEN_REUSED"),
       },
     },
-    handler: async (request) => auth.refresh(request.body.refreshToken, request.ip),
+    handler: async (request, reply) =>
+      reply.header("cache-control", "no-store").send(await auth.refresh(request.body.refreshToken, request.ip)),
   });
 
   app.post("/v1/auth/logout", {

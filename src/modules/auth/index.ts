@@ -41,6 +41,8 @@ export type AuthModuleOptions = {
   hearsEndedLogins: () => boolean;
 };
 
+const INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"';
+
 function bearerToken(request: FastifyRequest): string {
   const header = request.headers.authorization;
   const match = header ? /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header) : null;
@@ -74,7 +76,14 @@ export function createAuthModule(options: AuthModuleOptions) {
     async (app: FastifyInstance) => {
       app.decorateRequest("user", undefined);
       app.decorate("authenticate", async (request: FastifyRequest) => {
-        request.user = await service.authenticate(bearerToken(request));
+        const token = bearerToken(request);
+        try {
+          request.user = await service.authenticate(token);
+        } catch (error) {
+          // RFC 6750: a token was sent and is malformed, expired or its login ended.
+          if (!(error instanceof AppError) || error.status !== 401) throw error;
+          throw new AppError(error.code, error.message, { headers: { "www-authenticate": INVALID_TOKEN_CHALLENGE } });
+        }
       });
       await app.register(authRoutes, {
         auth: service,
