@@ -214,8 +214,9 @@ export function createAuthService(deps: AuthServiceDeps) {
         .from(users)
         .where(and(sql`lower(${users.email}) = ${input.email.trim().toLowerCase()}`, isNull(users.deletedAt)));
       const reservations = await limits.reserveSignIn(input.email, row?.id, address);
-      const hash = row?.passwordHash ?? (await dummyHash);
-      const valid = await verifyReserved(reservations, () => hasher.verify(hash, input.password));
+      const valid = await verifyReserved(reservations, async () =>
+        hasher.verify(row?.passwordHash ?? (await dummyHash), input.password),
+      );
       if (!row || !valid) throw new AppError("INVALID_CREDENTIALS");
       await limits.release(reservations);
       return db.transaction(async (tx) => {

@@ -97,7 +97,8 @@ export function createSignInLimits(deps: SignInLimitsDeps) {
      * also counts against the account's.
      */
     async reserveSignIn(email: string, userId: string | undefined, address: string): Promise<Reservation[]> {
-      const known = userId !== undefined && (await limiter.remembers(signedInFrom(userId, address)));
+      // Asked for an unknown email too, so both cost the same queries.
+      const known = await limiter.remembers(signedInFrom(userId ?? "no-such-account", address));
       return reserveOrThrottle(known ? [perAddress(email, address)] : [perAddress(email, address), perAccount(email)]);
     },
 
