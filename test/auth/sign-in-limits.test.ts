@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PasswordHasher } from "../../src/modules/auth/index.js";
 import { buildTestApp, type TestApp } from "../helpers/app.js";
@@ -54,7 +54,7 @@ const login = (email: string, password: string, address: string) =>
   post("/v1/auth/login", { email, password }, address);
 
 async function register(address = OWNER): Promise<Account> {
-  const email = `person-${++accounts}-${Date.now()}@example.com`;
+  const email = `person-${++accounts}-${randomBytes(3).toString("hex")}@example.com`;
   const password = "correct horse battery";
   const response = await post("/v1/auth/register", { email, password, displayName: "P", timeZone: "UTC" }, address);
   expect(response.statusCode).toBe(201);
