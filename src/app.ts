@@ -174,6 +174,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     limiter,
     runWrite,
     tokens: { ...config.jwt },
+    loginFailuresPerAddress: config.rateLimits.loginFailuresPerAddress,
     loginFailuresPerAccount: config.rateLimits.loginFailuresPerAccount,
     activePairOf: (userId, executor) => pairs.service.activePairOf(userId, executor),
     onProfileChanged: (tx, userId, fields) => pairs.service.recordMemberUpdate(tx, userId, fields),

@@ -47,7 +47,8 @@ const environmentSchema = z.object({
   KEPT_PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(10_000).default(64),
   KEPT_RATE_LIMIT_PER_MINUTE: positiveInt(1_000_000).default(600),
   KEPT_AUTH_RATE_LIMIT_PER_MINUTE: positiveInt(1_000_000).default(30),
-  KEPT_LOGIN_FAILURES_PER_ACCOUNT: positiveInt(1000).default(10),
+  KEPT_LOGIN_FAILURES_PER_ADDRESS: positiveInt(1000).default(10),
+  KEPT_LOGIN_FAILURES_PER_ACCOUNT: positiveInt(100_000).default(100),
   KEPT_BODY_LIMIT_BYTES: positiveInt(10_485_760).default(65_536),
   KEPT_DB_POOL_SIZE: positiveInt(200).default(10),
   KEPT_DB_CONNECT_TIMEOUT_MS: positiveInt(60_000).default(5_000),
@@ -81,7 +82,14 @@ export type Config = {
   seriesHorizonDays: number;
   stream: { maxPerUser: number; maxBufferedBytes: number; heartbeatMs: number; catchUpMs: number };
   passwords: { concurrency: number; queue: number };
-  rateLimits: { perMinute: number; authPerMinute: number; loginFailuresPerAccount: number };
+  rateLimits: {
+    perMinute: number;
+    authPerMinute: number;
+    /** Password checks per account from one address (and per login for a re-check), per 15 minutes. */
+    loginFailuresPerAddress: number;
+    /** Password checks per account per hour from addresses it has not signed in from in 30 days. */
+    loginFailuresPerAccount: number;
+  };
   bodyLimitBytes: number;
   database: { poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number };
   shutdownTimeoutMs: number;
@@ -130,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimits: {
       perMinute: e.KEPT_RATE_LIMIT_PER_MINUTE,
       authPerMinute: e.KEPT_AUTH_RATE_LIMIT_PER_MINUTE,
+      loginFailuresPerAddress: e.KEPT_LOGIN_FAILURES_PER_ADDRESS,
       loginFailuresPerAccount: e.KEPT_LOGIN_FAILURES_PER_ACCOUNT,
     },
     bodyLimitBytes: e.KEPT_BODY_LIMIT_BYTES,

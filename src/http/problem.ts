@@ -58,6 +58,8 @@ export function sendProblem(
     requestId: request.id,
     ...(errors && errors.length > 0 ? { errors } : {}),
   };
+  // RFC 9110: a 401 names the scheme to use; a sharper challenge (invalid_token) may already be set.
+  if (status === 401 && !reply.hasHeader("www-authenticate")) reply.header("www-authenticate", "Bearer");
   // Problems bypass the route's response serializer: their shape is fixed here.
   return reply.code(status).type("application/problem+json").serializer(JSON.stringify).send(body);
 }

@@ -17,9 +17,32 @@ export type RateLimiter = {
   hit(buckets: Bucket[]): Promise<BucketState[]>;
   /** Current count without adding to it (0 when the window has passed). */
   peek(bucket: Bucket): Promise<BucketState>;
+  /**
+   * Counts one attempt in each bucket, in order, only while it is under its
+   * limit (one conditional upsert each, so concurrent callers never pass a
+   * limit). Stops at the first full bucket and gives back what it took there.
+   */
+  reserve(buckets: Bucket[]): Promise<Reserved>;
+  /** Gives reserved attempts back (if their window is still the current one). */
+  release(reservations: Reservation[]): Promise<void>;
   /** Forgets a bucket (`executor`: inside the caller's transaction). */
   reset(key: string, executor?: Executor): Promise<void>;
+  /** Forgets every bucket and remembered key that starts with `prefix`. */
+  resetPrefix(prefix: string, executor?: Executor): Promise<void>;
+  /** Remembers that `key` happened now, for REMEMBERED_FOR_MS (not a count). */
+  remember(key: string, executor?: Executor): Promise<void>;
+  /** Whether `key` was remembered within the last REMEMBERED_FOR_MS. */
+  remembers(key: string): Promise<boolean>;
 };
+
+/** One attempt counted in one bucket's window, which `release` can give back. */
+export type Reservation = { key: string; windowStart: Date };
+export type Reserved = { reserved: true; reservations: Reservation[] } | { reserved: false; full: BucketState };
+
+/** How long `remember` keeps a key (an address a person signed in from, say). */
+export const REMEMBERED_FOR_MS = 30 * 86_400_000;
+/** Remembered keys share the table with the counters, under this prefix. */
+const REMEMBERED_PREFIX = "remembered:";
 
 const windowStart = (now: Date, windowMs: number) => new Date(Math.floor(now.getTime() / windowMs) * windowMs);
 
@@ -43,7 +66,26 @@ function hitStatement(n: number): { name: string; text: string } {
   return statement;
 }
 
+/** Adds one unless the window's count is at the limit; answers no row when it is (or the row is in a later window and full). */
+const reserveStatement = {
+  name: "rate_limit_reserve",
+  text: `INSERT INTO rate_limit_buckets AS b (key, window_start, count) VALUES ($1, $2::timestamptz, 1)
+    ON CONFLICT (key) DO UPDATE SET
+      count = CASE WHEN b.window_start >= excluded.window_start THEN b.count + 1 ELSE 1 END,
+      window_start = GREATEST(b.window_start, excluded.window_start)
+    WHERE b.window_start < excluded.window_start OR b.count < $3
+    RETURNING count`,
+};
+
 export function createRateLimiter(db: Db, clock: Clock): RateLimiter {
+  const release = async (reservations: Reservation[], executor: Executor = db) => {
+    for (const r of reservations) {
+      await executor.execute(
+        sql`UPDATE rate_limit_buckets SET count = count - 1
+            WHERE key = ${r.key} AND window_start = ${r.windowStart.toISOString()}::timestamptz AND count > 0`,
+      );
+    }
+  };
   return {
     async hit(buckets) {
       if (buckets.length === 0) return [];
@@ -74,8 +116,47 @@ export function createRateLimiter(db: Db, clock: Clock): RateLimiter {
         resetAt: new Date(start.getTime() + bucket.windowMs),
       };
     },
+    async reserve(buckets) {
+      const now = clock.now();
+      const reservations: Reservation[] = [];
+      for (const b of buckets) {
+        const start = windowStart(now, b.windowMs);
+        const result = await db.$client.query<{ count: number }>({
+          ...reserveStatement,
+          values: [b.key, start.toISOString(), b.limit],
+        });
+        if (result.rows.length === 0) {
+          await release(reservations);
+          const resetAt = new Date(start.getTime() + b.windowMs);
+          return { reserved: false, full: { key: b.key, limit: b.limit, count: b.limit, resetAt } };
+        }
+        reservations.push({ key: b.key, windowStart: start });
+      }
+      return { reserved: true, reservations };
+    },
+    release: (reservations) => release(reservations),
     async reset(key, executor = db) {
       await executor.execute(sql`DELETE FROM rate_limit_buckets WHERE key = ${key}`);
+    },
+    async resetPrefix(prefix, executor = db) {
+      await executor.execute(
+        sql`DELETE FROM rate_limit_buckets WHERE starts_with(key, ${prefix}) OR starts_with(key, ${REMEMBERED_PREFIX + prefix})`,
+      );
+    },
+    async remember(key, executor = db) {
+      // window_start holds the moment itself; pruning keeps these rows REMEMBERED_FOR_MS.
+      await executor.execute(
+        sql`INSERT INTO rate_limit_buckets (key, window_start, count)
+            VALUES (${REMEMBERED_PREFIX + key}, ${clock.now().toISOString()}::timestamptz, 0)
+            ON CONFLICT (key) DO UPDATE SET window_start = GREATEST(rate_limit_buckets.window_start, excluded.window_start)`,
+      );
+    },
+    async remembers(key) {
+      const since = new Date(clock.now().getTime() - REMEMBERED_FOR_MS);
+      const result = await db.execute(
+        sql`SELECT 1 FROM rate_limit_buckets WHERE key = ${REMEMBERED_PREFIX + key} AND window_start > ${since.toISOString()}::timestamptz`,
+      );
+      return result.rows.length > 0;
     },
   };
 }
@@ -263,10 +344,13 @@ export function registerRateLimits(
   });
 }
 
-/** Windows end within a minute; a day-old bucket is garbage (sweep). */
+/** Windows end within an hour; a day-old bucket is garbage, a remembered key once REMEMBERED_FOR_MS passed (sweep). */
 export async function pruneRateLimitBuckets(db: Executor, now: Date): Promise<number> {
+  const dayAgo = new Date(now.getTime() - 86_400_000).toISOString();
+  const forgotten = new Date(now.getTime() - REMEMBERED_FOR_MS).toISOString();
   const result = await db.execute(
-    sql`DELETE FROM rate_limit_buckets WHERE window_start < ${new Date(now.getTime() - 86_400_000).toISOString()}::timestamptz`,
+    sql`DELETE FROM rate_limit_buckets WHERE window_start < ${dayAgo}::timestamptz
+        AND (NOT starts_with(key, ${REMEMBERED_PREFIX}) OR window_start < ${forgotten}::timestamptz)`,
   );
   return result.rowCount ?? 0;
 }

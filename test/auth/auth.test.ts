@@ -17,7 +17,7 @@ const watchedHasher: PasswordHasher = {
 
 let t: TestApp;
 beforeAll(async () => {
-  t = await buildTestApp({ passwordHasher: watchedHasher, env: { KEPT_LOGIN_FAILURES_PER_ACCOUNT: "3" } });
+  t = await buildTestApp({ passwordHasher: watchedHasher, env: { KEPT_LOGIN_FAILURES_PER_ADDRESS: "3" } });
 });
 afterAll(() => t.close());
 

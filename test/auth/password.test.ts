@@ -5,7 +5,7 @@ import { registerUser, type SignedInUser } from "../helpers/users.js";
 // The password is what is under test here: real argon2id.
 let t: TestApp;
 beforeAll(async () => {
-  t = await buildTestApp({ env: { KEPT_LOGIN_FAILURES_PER_ACCOUNT: "3" } });
+  t = await buildTestApp({ env: { KEPT_LOGIN_FAILURES_PER_ADDRESS: "3" } });
 });
 afterAll(() => t.close());
 

@@ -39,6 +39,20 @@ describe("rate limits", () => {
     await t.http.get("/v1/me").set(user.auth).expect(200);
   });
 
+  it("count registrations like the other auth routes (registration tells whether an email exists)", async () => {
+    t.clock.set("2026-03-02T10:03:00.000Z");
+    const register = (n: number) =>
+      t.http
+        .post("/v1/auth/register")
+        .send({ email: `enumerate-${n}@example.com`, password: "correct horse", displayName: "E", timeZone: "UTC" });
+    expect((await register(1)).status).toBe(201);
+    expect((await register(1)).status).toBe(409);
+    await register(2).expect(201);
+    const limited = await register(3).expect(429);
+    expect(limited.body.code).toBe("RATE_LIMITED");
+    expect(Number(limited.headers["retry-after"])).toBeGreaterThan(0);
+  });
+
   it("leave health checks alone", async () => {
     for (let i = 0; i < 10; i++) await t.http.get("/healthz").expect(200);
   });

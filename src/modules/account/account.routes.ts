@@ -49,7 +49,7 @@ export const accountRoutes: FastifyPluginAsyncZod<AccountRoutesOptions> = async 
       tags,
       summary: "Delete my account",
       description:
-        'The password must be re-entered (a wrong one answers 403 and counts as a failed sign-in). The active pair is left first (reason `account_deleted`); then the person is blanked: email, name and password are gone, the id stays so the partner\'s history still verifies and reads "former member". Every login and access token stops at once. What is kept and why: README (Deleting an account). Does not take `Idempotency-Key`: the body holds a password.',
+        'The password must be re-entered (a wrong one answers 403; bounded per login, never by failed sign-ins elsewhere). The active pair is left first (reason `account_deleted`); then the person is blanked: email, name and password are gone, the id stays so the partner\'s history still verifies and reads "former member". Every login and access token stops at once. What is kept and why: README (Deleting an account). Does not take `Idempotency-Key`: the body holds a password.',
       security: bearerSecurity,
       body: deleteMeBody,
       response: {
@@ -59,7 +59,7 @@ export const accountRoutes: FastifyPluginAsyncZod<AccountRoutesOptions> = async 
     },
     handler: async (request, reply) => {
       const principal = principalOf(request);
-      const { endedPairId } = await account.deleteAccount(principal, request.body.password);
+      const { endedPairId } = await account.deleteAccount(principal, request.body.password, request.ip);
       if (endedPairId) options.onPairEnded(endedPairId);
       options.onLoginsEnded(principal.id, "all");
       return reply.code(204).send();

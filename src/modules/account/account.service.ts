@@ -137,8 +137,12 @@ export function createAccountService(deps: AccountServiceDeps) {
      * idempotent answers are dropped, and the person is blanked with every
      * login ended. Answers the pair that ended, for effects after commit.
      */
-    async deleteAccount(principal: Principal, password: string): Promise<{ endedPairId: string | null }> {
-      await deps.auth.confirmPassword(principal.id, password);
+    async deleteAccount(
+      principal: Principal,
+      password: string,
+      address: string,
+    ): Promise<{ endedPairId: string | null }> {
+      await deps.auth.confirmPassword(principal, password, address);
       return db.transaction(async (tx) => {
         const now = clock.now();
         await deps.auth.lockAccount(tx, principal.id);

@@ -55,7 +55,11 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (
       body: registerBody,
       response: { 201: sessionSchema, ...authRouteProblems, ...problems("EMAIL_TAKEN") },
     },
-    handler: async (request, reply) => reply.code(201).send(await auth.register(request.body)),
+    handler: async (request, reply) =>
+      reply
+        .code(201)
+        .header("cache-control", "no-store")
+        .send(await auth.register(request.body, request.ip)),
   });
 
   app.post("/v1/auth/login", {
@@ -65,11 +69,12 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (
       tags,
       summary: "Sign in with email and password",
       description:
-        "Unknown email and wrong password answer the same 401. Repeated failures throttle the account (429).",
+        "Unknown email and wrong password answer the same 401. Each attempt is counted before its password is verified; past the account-and-address bound, or the account bound from an address it has not signed in from lately, 429 (README: Sign-in limits).",
       body: loginBody,
       response: { 200: sessionSchema, ...authRouteProblems, ...problems("INVALID_CREDENTIALS", "ACCOUNT_THROTTLED") },
     },
-    handler: async (request) => auth.login(request.body),
+    handler: async (request, reply) =>
+      reply.header("cache-control", "no-store").send(await auth.login(request.body, request.ip)),
   });
 
   app.post("/v1/auth/refresh", {
@@ -87,7 +92,8 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (
         ...problems("REFRESH_TOKEN_INVALID", "REFRESH_TOKEN_REUSED"),
       },
     },
-    handler: async (request) => auth.refresh(request.body.refreshToken),
+    handler: async (request, reply) =>
+      reply.header("cache-control", "no-store").send(await auth.refresh(request.body.refreshToken, request.ip)),
   });
 
   app.post("/v1/auth/logout", {
@@ -171,7 +177,7 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (
       tags: ["me"],
       summary: "Change my password; every other login ends",
       description:
-        "The current password must be re-entered (a wrong one answers 403 and counts as a failed sign-in). Every other login (refresh family) of the account ends at once, with its sockets; this one stays. Does not take `Idempotency-Key`: the body holds passwords.",
+        "The current password must be re-entered (a wrong one answers 403; bounded per login, never by failed sign-ins elsewhere). Every other login (refresh family) of the account ends at once, with its sockets; this one stays. Does not take `Idempotency-Key`: the body holds passwords.",
       security: bearerSecurity,
       body: changePasswordBody,
       response: {
@@ -181,7 +187,7 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (
     },
     handler: async (request, reply) => {
       const principal = principalOf(request);
-      const ended = await auth.changePassword(principal, request.body);
+      const ended = await auth.changePassword(principal, request.body, request.ip);
       if (ended.length > 0) onLoginsEnded(principal.id, ended);
       return reply.code(204).send();
     },

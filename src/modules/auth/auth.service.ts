@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { and, eq, inArray, isNull, ne, type SQL, sql } from "drizzle-orm";
 import { BoundedMap } from "../../bounded-map.js";
 import type { Clock } from "../../clock.js";
@@ -8,7 +8,7 @@ import { refreshFamilies, refreshTokens, users } from "../../db/schema/index.js"
 import { AppError } from "../../errors/app-error.js";
 import { assertVersion } from "../../http/etag.js";
 import type { Principal } from "../../http/principal.js";
-import { type RateLimiter, secondsUntil } from "../../http/rate-limit.js";
+import type { RateLimiter, Reservation } from "../../http/rate-limit.js";
 import { uuidv7 } from "../../ids.js";
 import type {
   ChangePasswordInput,
@@ -20,6 +20,7 @@ import type {
   User,
 } from "./auth.schemas.js";
 import type { PasswordHasher } from "./passwords.js";
+import { createSignInLimits } from "./sign-in-limits.js";
 import { type AccessTokens, hashRefreshToken, newRefreshToken } from "./tokens.js";
 
 export type AuthServiceDeps = {
@@ -27,8 +28,11 @@ export type AuthServiceDeps = {
   clock: Clock;
   hasher: PasswordHasher;
   accessTokens: AccessTokens;
-  limiter: Pick<RateLimiter, "hit" | "peek" | "reset">;
+  limiter: Pick<RateLimiter, "reserve" | "release" | "hit" | "resetPrefix" | "remember" | "remembers">;
   refreshTokenTtlDays: number;
+  /** Password checks per account from one address (and per login for a re-check) per 15 minutes. */
+  loginFailuresPerAddress: number;
+  /** Password checks per account per hour from addresses it has not signed in from lately. */
   loginFailuresPerAccount: number;
   /** The pairs module answers this; auth does not read pair tables. */
   activePairOf: (userId: string, db: Executor) => Promise<string | null>;
@@ -45,7 +49,6 @@ export type AuthServiceDeps = {
 
 type UserRow = typeof users.$inferSelect;
 
-const LOGIN_FAILURE_WINDOW_MS = 15 * 60 * 1000;
 /** At most this long may a login be taken as live without asking the database, whatever else fails. */
 const LIVE_LOGIN_MEMORY_MS = 5_000;
 
@@ -54,6 +57,22 @@ export function createAuthService(deps: AuthServiceDeps) {
   // Unknown emails are verified against this, so they cost what a wrong password costs.
   const dummyHash = hasher.hash(randomBytes(18).toString("base64url"));
   dummyHash.catch(() => {});
+  const limits = createSignInLimits({
+    limiter: deps.limiter,
+    clock,
+    perAddress: deps.loginFailuresPerAddress,
+    perAccount: deps.loginFailuresPerAccount,
+  });
+
+  /** Verifies within reserved attempts; one that was never verified (the hasher was busy) is given back. */
+  async function verifyReserved(reservations: Reservation[], verify: () => Promise<boolean>): Promise<boolean> {
+    try {
+      return await verify();
+    } catch (error) {
+      await limits.release(reservations);
+      throw error;
+    }
+  }
 
   async function toUser(row: UserRow, executor: Executor = db): Promise<User> {
     return {
@@ -135,44 +154,29 @@ export function createAuthService(deps: AuthServiceDeps) {
     for (const [id, login] of liveLogins) if (login.userId === userId) liveLogins.delete(id);
   }
 
-  // Keyed by a hash of the email: counters are kept for any address anyone types, never the address itself.
-  const loginFailureBucket = (email: string) => ({
-    key: `login-failures:${createHash("sha256").update(email.trim().toLowerCase()).digest("hex")}`,
-    limit: deps.loginFailuresPerAccount,
-    windowMs: LOGIN_FAILURE_WINDOW_MS,
-  });
-
-  async function assertNotThrottled(bucket: ReturnType<typeof loginFailureBucket>): Promise<void> {
-    const failures = await deps.limiter.peek(bucket);
-    if (failures.count >= bucket.limit) {
-      const retryAfter = secondsUntil(clock, failures.resetAt);
-      throw new AppError("ACCOUNT_THROTTLED", `Too many failed sign-ins; try again in ${retryAfter} s`, {
-        headers: { "retry-after": String(retryAfter) },
-      });
-    }
-  }
-
   /**
    * The password a signed-in user re-enters to change it or to delete the
-   * account. A wrong one counts as a failed sign-in, so a stolen access
-   * token cannot be used to guess the password here either.
+   * account. Bounded per login (a stolen access token cannot guess more
+   * than that), never by other logins' or addresses' failures; a wrong one
+   * also counts as a failed sign-in from `address`.
    */
-  async function confirmPassword(userId: string, password: string): Promise<void> {
+  async function confirmPassword(principal: Principal, password: string, address: string): Promise<void> {
     const [row] = await db
       .select()
       .from(users)
-      .where(and(eq(users.id, userId), isNull(users.deletedAt)));
-    if (!row?.email || !row.passwordHash) throw new AppError("UNAUTHENTICATED");
-    const bucket = loginFailureBucket(row.email);
-    await assertNotThrottled(bucket);
-    if (!(await hasher.verify(row.passwordHash, password))) {
-      await deps.limiter.hit([bucket]);
+      .where(and(eq(users.id, principal.id), isNull(users.deletedAt)));
+    const { email, passwordHash } = row ?? {};
+    if (!email || !passwordHash) throw new AppError("UNAUTHENTICATED");
+    const reservations = await limits.reserveRecheck(principal.familyId);
+    if (!(await verifyReserved(reservations, () => hasher.verify(passwordHash, password)))) {
+      await limits.recheckFailed(email, address);
       throw new AppError("WRONG_PASSWORD");
     }
+    await limits.release(reservations);
   }
 
   return {
-    async register(input: RegisterInput): Promise<Session> {
+    async register(input: RegisterInput, address: string): Promise<Session> {
       const passwordHash = await hasher.hash(input.password);
       const now = clock.now();
       try {
@@ -190,6 +194,7 @@ export function createAuthService(deps: AuthServiceDeps) {
             })
             .returning();
           if (!row) throw new Error("insert returned no row");
+          await limits.signedIn(row.id, address, tx);
           return { user: await toUser(row, tx), ...(await startFamily(tx, row.id)) };
         });
       } catch (error) {
@@ -200,29 +205,31 @@ export function createAuthService(deps: AuthServiceDeps) {
 
     /**
      * Same answer, same work, for an unknown email and a wrong password.
-     * Failures are counted per account (by email, existing or not) in
-     * PostgreSQL, so spreading guesses over addresses does not help.
+     * The attempt is counted (per account by email, existing or not, and
+     * address; see sign-in-limits.ts) before the password is verified.
      */
-    async login(input: LoginInput): Promise<Session> {
-      const bucket = loginFailureBucket(input.email);
-      await assertNotThrottled(bucket);
+    async login(input: LoginInput, address: string): Promise<Session> {
       const [row] = await db
         .select()
         .from(users)
         .where(and(sql`lower(${users.email}) = ${input.email.trim().toLowerCase()}`, isNull(users.deletedAt)));
-      const valid = await hasher.verify(row?.passwordHash ?? (await dummyHash), input.password);
-      if (!row || !valid) {
-        await deps.limiter.hit([bucket]);
-        throw new AppError("INVALID_CREDENTIALS");
-      }
-      return db.transaction(async (tx) => ({ user: await toUser(row, tx), ...(await startFamily(tx, row.id)) }));
+      const reservations = await limits.reserveSignIn(input.email, row?.id, address);
+      const valid = await verifyReserved(reservations, async () =>
+        hasher.verify(row?.passwordHash ?? (await dummyHash), input.password),
+      );
+      if (!row || !valid) throw new AppError("INVALID_CREDENTIALS");
+      await limits.release(reservations);
+      return db.transaction(async (tx) => {
+        await limits.signedIn(row.id, address, tx);
+        return { user: await toUser(row, tx), ...(await startFamily(tx, row.id)) };
+      });
     },
 
     /**
      * Rotates a refresh token. A token that was already rotated means two
      * parties hold it: the whole family (that login) is revoked, strictly.
      */
-    async refresh(token: string): Promise<Tokens> {
+    async refresh(token: string, address: string): Promise<Tokens> {
       const now = clock.now();
       const outcome = await db.transaction(async (tx) => {
         const [found] = await tx
@@ -243,6 +250,7 @@ export function createAuthService(deps: AuthServiceDeps) {
           };
         }
         await tx.update(refreshTokens).set({ rotatedAt: now }).where(eq(refreshTokens.id, found.token.id));
+        await limits.signedIn(found.family.userId, address, tx);
         return {
           error: undefined,
           tokens: await issueTokens(tx, { id: found.family.userId, familyId: found.family.id }),
@@ -343,8 +351,8 @@ export function createAuthService(deps: AuthServiceDeps) {
      * other login of the account; the caller's own stays. Answers the ended
      * logins (refresh families), whose sockets the caller closes after commit.
      */
-    async changePassword(principal: Principal, input: ChangePasswordInput): Promise<string[]> {
-      await confirmPassword(principal.id, input.currentPassword);
+    async changePassword(principal: Principal, input: ChangePasswordInput, address: string): Promise<string[]> {
+      await confirmPassword(principal, input.currentPassword, address);
       const passwordHash = await hasher.hash(input.newPassword);
       return db.transaction(async (tx) => {
         const [changed] = await tx
@@ -406,8 +414,9 @@ export function createAuthService(deps: AuthServiceDeps) {
      * blanked (email, name and password hash gone; the id and time zone
      * stay, so the partner's history still verifies, reads "former member"
      * and keeps its weeks), every login ends and its refresh tokens are
-     * dropped, and the failed-sign-in counter keyed by the email is
-     * forgotten. Access tokens stop at once: each request checks
+     * dropped, and the sign-in counters keyed by the email and the
+     * addresses remembered for the person are forgotten. Access tokens
+     * stop at once: each request checks
      * `deleted_at`.
      */
     async erase(tx: Tx, userId: string): Promise<void> {
@@ -437,7 +446,7 @@ export function createAuthService(deps: AuthServiceDeps) {
             tx.select({ id: refreshFamilies.id }).from(refreshFamilies).where(eq(refreshFamilies.userId, userId)),
           ),
         );
-      if (row.email) await deps.limiter.reset(loginFailureBucket(row.email).key, tx);
+      if (row.email) await limits.forget(row.email, userId, tx);
     },
 
     /** Expired refresh tokens can no longer be used or reused: drop them (sweep). */

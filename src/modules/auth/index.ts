@@ -32,6 +32,7 @@ export type AuthModuleOptions = {
   limiter: RateLimiter;
   runWrite: RunWrite;
   tokens: TokenSettings & { refreshTokenTtlDays: number };
+  loginFailuresPerAddress: number;
   loginFailuresPerAccount: number;
   activePairOf: (userId: string, db: Executor) => Promise<string | null>;
   onProfileChanged: (tx: Tx, userId: string, fields: string[]) => Promise<void>;
@@ -39,6 +40,8 @@ export type AuthModuleOptions = {
   /** Whether this instance hears other instances' ended logins right now (see AuthServiceDeps). */
   hearsEndedLogins: () => boolean;
 };
+
+const INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"';
 
 function bearerToken(request: FastifyRequest): string {
   const header = request.headers.authorization;
@@ -61,6 +64,7 @@ export function createAuthModule(options: AuthModuleOptions) {
     accessTokens,
     limiter: options.limiter,
     refreshTokenTtlDays: options.tokens.refreshTokenTtlDays,
+    loginFailuresPerAddress: options.loginFailuresPerAddress,
     loginFailuresPerAccount: options.loginFailuresPerAccount,
     activePairOf: options.activePairOf,
     onProfileChanged: options.onProfileChanged,
@@ -72,7 +76,14 @@ export function createAuthModule(options: AuthModuleOptions) {
     async (app: FastifyInstance) => {
       app.decorateRequest("user", undefined);
       app.decorate("authenticate", async (request: FastifyRequest) => {
-        request.user = await service.authenticate(bearerToken(request));
+        const token = bearerToken(request);
+        try {
+          request.user = await service.authenticate(token);
+        } catch (error) {
+          // RFC 6750: a token was sent and is malformed, expired or its login ended.
+          if (!(error instanceof AppError) || error.status !== 401) throw error;
+          throw new AppError(error.code, error.message, { headers: { "www-authenticate": INVALID_TOKEN_CHALLENGE } });
+        }
       });
       await app.register(authRoutes, {
         auth: service,

@@ -41,7 +41,11 @@ export const pairsRoutes: FastifyPluginAsyncZod<PairsRoutesOptions> = async (app
       body: noBody,
       response: { 201: inviteSchema, ...problems(...authenticatedProblems, "ALREADY_IN_PAIR") },
     },
-    handler: async (request, reply) => reply.code(201).send(await pairs.createInvite(principalOf(request))),
+    handler: async (request, reply) =>
+      reply
+        .code(201)
+        .header("cache-control", "no-store")
+        .send(await pairs.createInvite(principalOf(request))),
   });
 
   app.get("/v1/invites/current", {

@@ -39,7 +39,11 @@ export const realtimeRoutes: FastifyPluginAsyncZod<RealtimeRoutesOptions> = asyn
       body: noBody,
       response: { 201: ticketSchema, ...problems(...authenticatedProblems, "NO_ACTIVE_PAIR") },
     },
-    handler: async (request, reply) => reply.code(201).send(await tickets.issue(principalOf(request))),
+    handler: async (request, reply) =>
+      reply
+        .code(201)
+        .header("cache-control", "no-store")
+        .send(await tickets.issue(principalOf(request))),
   });
 
   /**
