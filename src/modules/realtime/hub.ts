@@ -188,9 +188,9 @@ export function createHub(options: HubOptions) {
    * `resume {after}`. One replay runs per socket: a resume that arrives while
    * one runs starts nothing. If that replay started at or before `after`, it
    * is already sending everything after `after`, in order; otherwise the
-   * resume becomes the pending cursor (replacing an earlier one), replayed
-   * once the running replay reaches the head. So a burst of resumes costs
-   * at most one more replay, and the last one is always answered in full.
+   * resume becomes the pending cursor, replayed once the running replay
+   * reaches the head. The last resume decides: a burst costs at most one
+   * more replay, and every event after the last `after` is sent, in order.
    */
   function resume(connection: Connection, after: number): void {
     const replay = connection.replay;
