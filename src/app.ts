@@ -18,6 +18,7 @@ import {
   pruneRateLimitBuckets,
   type RequestCounter,
   registerRateLimits,
+  secondsUntil,
 } from "./http/rate-limit.js";
 import { requestIdOf } from "./http/request-id.js";
 import { registerRouteFallbacks } from "./http/routing.js";
@@ -217,6 +218,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     history: history.service,
     auth: auth.service,
     activePairOf: (userId) => pairs.service.activePairOf(userId),
+    // The bucket registerRateLimits counts a signed-in person's requests in.
+    requestBudget: async (userId) => {
+      const [state] = await requestCounter.hit([
+        { key: `default:user:${userId}`, limit: config.rateLimits.perMinute, windowMs: 60_000 },
+      ]);
+      if (!state || state.count <= state.limit) return { allowed: true };
+      return { allowed: false, retryAfterSeconds: secondsUntil(clock, state.resetAt) };
+    },
     corsOrigins: config.corsOrigins,
     maxStreamsPerUser: config.stream.maxPerUser,
     maxBufferedBytes: config.stream.maxBufferedBytes,

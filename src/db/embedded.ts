@@ -152,6 +152,10 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       "unix_socket_directories=",
       "-c",
       "max_connections=300",
+      // Its output is relayed to our log (debug): a failed statement's ERROR, DETAIL and
+      // STATEMENT lines quote people's words, so only LOG, FATAL and PANIC are written.
+      "-c",
+      "log_min_messages=log",
       ...durabilityFlags,
     ],
     onLog: remember,

@@ -5,10 +5,10 @@ import {
   boundaryStatuses,
   boundaryVersionStatuses,
 } from "../../db/schema/index.js";
+import { instant } from "../../http/instant.js";
 import { pageSchema, paginationQuery } from "../../http/pagination.js";
 import { pairParams } from "../pairs/index.js";
 
-const instant = z.iso.datetime({ offset: true });
 const categorySchema = z.enum(boundaryCategories);
 const title = z.string().trim().min(1).max(120);
 const text = z.string().trim().min(1).max(2000);

@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { commitmentCategories, commitmentStatuses } from "../../db/schema/commitments.js";
+import { instant } from "../../http/instant.js";
 import { pageSchema, paginationQuery } from "../../http/pagination.js";
 import { recurrenceSchema } from "./recurrence.js";
 
-const instant = z.iso.datetime({ offset: true });
 const title = z.string().trim().min(1).max(200);
 const details = z.string().trim().max(2000).nullable();
 const note = z.string().trim().min(1).max(2000);

@@ -24,6 +24,7 @@
  */
 import { Temporal } from "temporal-polyfill";
 import { z } from "zod";
+import { INSTANT_MAX, INSTANT_MIN, instantInRange } from "../../http/instant.js";
 import { timeZoneSchema } from "../auth/index.js";
 
 export const MAX_RRULE_LENGTH = 500;
@@ -76,12 +77,16 @@ function parseUntil(value: string): Date {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
   if (!m) fail(`UNTIL must be a UTC date-time such as 20261231T235959Z, not "${value}"`);
   const [, y, mo, d, h, mi, sec] = m;
+  let ms: number;
   try {
     // An ISO string is parsed strictly: 20260230 or hour 24 is refused rather than shifted.
-    return new Date(Temporal.Instant.from(`${y}-${mo}-${d}T${h}:${mi}:${sec}Z`).epochMilliseconds);
+    ms = Temporal.Instant.from(`${y}-${mo}-${d}T${h}:${mi}:${sec}Z`).epochMilliseconds;
   } catch {
     fail(`UNTIL is not a real date and time: "${value}"`);
   }
+  // The same bounds as every other instant (src/http/instant.ts).
+  if (!instantInRange(ms)) fail(`UNTIL must be before ${INSTANT_MAX} and not before ${INSTANT_MIN}`);
+  return new Date(ms);
 }
 
 function parseByDay(value: string, freq: Frequency): ByDay[] {

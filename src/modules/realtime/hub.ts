@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { WebSocket } from "ws";
+import type { Clock } from "../../clock.js";
 import type { PairEvent } from "../history/index.js";
 import { type ClientMessage, clientMessageSchema, closeCodes, type ServerMessage } from "./realtime.schemas.js";
 
@@ -12,9 +13,28 @@ export type EventSource = {
   heads(pairIds: string[]): Promise<Map<string, number>>;
 };
 
+/**
+ * Counts one request against a person's budget (the per-account rate limit
+ * that HTTP requests count against too) and answers whether it fits.
+ */
+export type RequestBudget = (
+  userId: string,
+) => Promise<{ allowed: true } | { allowed: false; retryAfterSeconds: number }>;
+
+/**
+ * Client frames per socket: a token bucket of CLIENT_FRAME_BURST frames,
+ * refilled at CLIENT_FRAMES_PER_SECOND by the clock. A client pings or
+ * resumes a few times a minute; past the bucket it is flooding, and the
+ * socket closes with 1008.
+ */
+export const CLIENT_FRAME_BURST = 20;
+export const CLIENT_FRAMES_PER_SECOND = 10;
+
 export type HubOptions = {
   events: EventSource;
   logger: Logger;
+  clock: Clock;
+  requestBudget: RequestBudget;
   /** Past this many bytes waiting in a socket's send buffer, the consumer is too slow and is closed. */
   maxBufferedBytes: number;
   heartbeatMs: number;
@@ -31,6 +51,18 @@ type Connection = {
   ready: boolean;
   alive: boolean;
   closing: boolean;
+  /**
+   * The replay a `resume` (or `?after=`) started, while it runs: from `start`
+   * until the pump has sent this socket everything up to the head. `pending`
+   * is the cursor of a resume that came meanwhile asking for more (an
+   * earlier seq than `start`): it is replayed next, once.
+   */
+  replay: { start: number; pending: number | null } | null;
+  /** The per-socket token bucket: tokens left, as of `refilledAt` (clock ms). */
+  frameTokens: number;
+  refilledAt: number;
+  /** Client frames are answered one after another, in order, and only after `hello`. */
+  inbox: Promise<void>;
 };
 
 type PairChannel = { connections: Set<Connection>; pumping: boolean; dirty: boolean };
@@ -46,11 +78,11 @@ const PAGE = 200;
  * skipped at the seam between them.
  */
 export function createHub(options: HubOptions) {
-  const { events, logger } = options;
+  const { events, logger, clock } = options;
   const channels = new Map<string, PairChannel>();
   const byUser = new Map<string, Set<Connection>>();
   // handedOver: events sent as committed here, without reading them back.
-  const stats = { closedTooSlow: 0, terminatedDead: 0, delivered: 0, handedOver: 0 };
+  const stats = { closedTooSlow: 0, closedFlooding: 0, terminatedDead: 0, delivered: 0, handedOver: 0 };
 
   const send = (connection: Connection, message: ServerMessage | string) => {
     connection.socket.send(typeof message === "string" ? message : JSON.stringify(message));
@@ -121,13 +153,70 @@ export function createHub(options: HubOptions) {
         // Read again only for a cursor lowered below this read's start (never loops on its own).
         if (behind && ready.some((c) => c.cursor < after)) channel.dirty = true;
         if (page.nextCursor !== null) channel.dirty = true;
+        else {
+          // This read reached the head: a socket at it has finished its replay.
+          const head = page.data.at(-1)?.seq ?? after;
+          for (const c of ready) if (c.cursor >= head && finishReplay(c)) channel.dirty = true;
+        }
       } while (channel.dirty);
     } catch (error) {
-      // The database is away: the catch-up tick or the listener's reconnect wakes this pair again.
+      // The database is away: the catch-up tick or the listener's reconnect wakes this pair again,
+      // from each socket's cursor (a pending resume's, if one came).
+      for (const c of channel.connections) {
+        if (c.replay?.pending != null) c.cursor = c.replay.pending;
+        c.replay = null;
+      }
       logger.warn({ err: error, pairId }, "stream delivery failed; will catch up");
     } finally {
       channel.pumping = false;
     }
+  }
+
+  /** Ends a socket's finished replay; answers true when a pending resume starts the next one. */
+  function finishReplay(connection: Connection): boolean {
+    const pending = connection.replay?.pending ?? null;
+    if (pending === null) {
+      connection.replay = null;
+      return false;
+    }
+    connection.cursor = pending;
+    connection.replay = { start: pending, pending: null };
+    return true;
+  }
+
+  /**
+   * `resume {after}`. One replay runs per socket: a resume that arrives while
+   * one runs starts nothing. If that replay started at or before `after`, it
+   * is already sending everything after `after`, in order; otherwise the
+   * resume becomes the pending cursor, replayed once the running replay
+   * reaches the head. The last resume decides: a burst costs at most one
+   * more replay, and every event after the last `after` is sent, in order.
+   */
+  function resume(connection: Connection, after: number): void {
+    const replay = connection.replay;
+    if (replay && channels.get(connection.pairId)?.pumping) {
+      replay.pending = after < replay.start ? after : null;
+      // A client that already holds more than was sent skips ahead, as without a replay.
+      if (after > connection.cursor) connection.cursor = after;
+      return;
+    }
+    connection.cursor = after;
+    connection.replay = { start: after, pending: null };
+    void pump(connection.pairId);
+  }
+
+  /** The per-socket token bucket: answers false once the client sends faster than it allows. */
+  function takeFrameToken(connection: Connection): boolean {
+    const now = clock.now().getTime();
+    const elapsed = Math.max(0, now - connection.refilledAt);
+    connection.frameTokens = Math.min(
+      CLIENT_FRAME_BURST,
+      connection.frameTokens + (elapsed * CLIENT_FRAMES_PER_SECOND) / 1000,
+    );
+    connection.refilledAt = now;
+    if (connection.frameTokens < 1) return false;
+    connection.frameTokens -= 1;
+    return true;
   }
 
   function remove(connection: Connection): void {
@@ -139,7 +228,21 @@ export function createHub(options: HubOptions) {
     if (mine && mine.size === 0) byUser.delete(connection.userId);
   }
 
+  /** Every client frame: counted against the socket's bucket at once, answered in order after `hello`. */
   function onMessage(connection: Connection, data: Buffer, isBinary: boolean): void {
+    if (connection.closing) return;
+    if (!takeFrameToken(connection)) {
+      stats.closedFlooding++;
+      close(connection, closeCodes.tooManyFrames, "too many frames");
+      return;
+    }
+    connection.inbox = connection.inbox
+      .then(() => answer(connection, data, isBinary))
+      .catch((error: unknown) => logger.warn({ err: error }, "stream frame failed"));
+  }
+
+  async function answer(connection: Connection, data: Buffer, isBinary: boolean): Promise<void> {
+    if (connection.closing) return;
     let message: ClientMessage;
     try {
       const parsed = clientMessageSchema.safeParse(isBinary ? undefined : JSON.parse(data.toString("utf8")));
@@ -153,11 +256,28 @@ export function createHub(options: HubOptions) {
       });
       return;
     }
-    if (message.type === "ping") send(connection, { type: "pong" });
-    else {
-      connection.cursor = message.after;
-      void pump(connection.pairId);
+    if (message.type === "ping") {
+      send(connection, { type: "pong" });
+      return;
     }
+    // A resume costs what a request does, in the same per-account budget.
+    let budget: Awaited<ReturnType<RequestBudget>> = { allowed: true };
+    try {
+      budget = await options.requestBudget(connection.userId);
+    } catch (error) {
+      // The counts are unreachable, and so is the event log the replay would read: serve it as usual.
+      logger.warn({ err: error }, "could not count a resume against the request budget");
+    }
+    if (connection.closing) return;
+    if (!budget.allowed) {
+      send(connection, {
+        type: "error",
+        code: "RATE_LIMITED",
+        message: `Too many requests: this resume was not served; the stream goes on live. Resume again in ${budget.retryAfterSeconds} s`,
+      });
+      return;
+    }
+    resume(connection, message.after);
   }
 
   const heartbeat = setInterval(() => {
@@ -188,6 +308,7 @@ export function createHub(options: HubOptions) {
      * the replay (with `after`) and live events follow from the same pump.
      */
     async attach(socket: WebSocket, subject: { userId: string; familyId: string; pairId: string; after?: number }) {
+      let helloSent: () => void = () => {};
       const connection: Connection = {
         socket,
         userId: subject.userId,
@@ -197,6 +318,12 @@ export function createHub(options: HubOptions) {
         ready: false,
         alive: true,
         closing: false,
+        replay: null,
+        frameTokens: CLIENT_FRAME_BURST,
+        refilledAt: clock.now().getTime(),
+        inbox: new Promise<void>((resolve) => {
+          helloSent = resolve;
+        }),
       };
       channelOf(subject.pairId).connections.add(connection);
       const mine = byUser.get(subject.userId) ?? new Set();
@@ -213,11 +340,17 @@ export function createHub(options: HubOptions) {
         if (connection.closing || socket.readyState !== socket.OPEN) return;
         send(connection, { type: "hello", userId: subject.userId, pairId: subject.pairId, lastSeq });
         connection.cursor = subject.after ?? lastSeq;
+        if (subject.after !== undefined) connection.replay = { start: subject.after, pending: null };
         connection.ready = true;
-        await pump(subject.pairId);
+        const pumped = pump(subject.pairId);
+        // Frames that came before `hello` are answered now, while the replay (if any) runs.
+        helloSent();
+        await pumped;
       } catch (error) {
         logger.warn({ err: error }, "stream could not start");
         close(connection, closeCodes.internal, "could not start; reconnect");
+      } finally {
+        helloSent();
       }
     },
 

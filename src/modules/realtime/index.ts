@@ -6,11 +6,12 @@ import type { Db } from "../../db/client.js";
 import type { SweepTask } from "../../sweep.js";
 import type { AuthService } from "../auth/index.js";
 import { EVENTS_CHANNEL, type HistoryService } from "../history/index.js";
-import { createHub, type Hub } from "./hub.js";
+import { createHub, type Hub, type RequestBudget } from "./hub.js";
 import { createListener, SESSIONS_CHANNEL } from "./listener.js";
 import { realtimeRoutes } from "./realtime.routes.js";
 import { createTicketsService } from "./tickets.service.js";
 
+export { CLIENT_FRAME_BURST, CLIENT_FRAMES_PER_SECOND, type RequestBudget } from "./hub.js";
 export { closeCodes } from "./realtime.schemas.js";
 
 declare module "fastify" {
@@ -28,6 +29,8 @@ export type RealtimeModuleOptions = {
   history: Pick<HistoryService, "list" | "heads" | "onCommitted">;
   auth: Pick<AuthService, "authenticate" | "loginIsLive" | "forgetLogins" | "forgetAllLogins">;
   activePairOf: (userId: string) => Promise<string | null>;
+  /** Each `resume` counts against the person's request budget (the per-account rate limit). */
+  requestBudget: RequestBudget;
   corsOrigins: string[];
   maxStreamsPerUser: number;
   maxBufferedBytes: number;
@@ -44,6 +47,8 @@ export function createRealtimeModule(options: RealtimeModuleOptions) {
   const hub = createHub({
     events: options.history,
     logger,
+    clock: options.clock,
+    requestBudget: options.requestBudget,
     maxBufferedBytes: options.maxBufferedBytes,
     heartbeatMs: options.heartbeatMs,
   });
@@ -82,6 +87,7 @@ export function createRealtimeModule(options: RealtimeModuleOptions) {
       tickets,
       auth: options.auth,
       activePairOf: options.activePairOf,
+      requestBudget: options.requestBudget,
       corsOrigins: options.corsOrigins,
       maxStreamsPerUser: options.maxStreamsPerUser,
     });

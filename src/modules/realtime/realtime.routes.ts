@@ -6,7 +6,7 @@ import { noBody } from "../../http/body.js";
 import { authenticatedProblems, bearerSecurity, problems } from "../../http/openapi.js";
 import { principalOf } from "../../http/principal.js";
 import type { AuthService } from "../auth/index.js";
-import type { Hub } from "./hub.js";
+import type { Hub, RequestBudget } from "./hub.js";
 import { streamQuery, ticketSchema } from "./realtime.schemas.js";
 import type { StreamSubject, TicketsService } from "./tickets.service.js";
 
@@ -15,6 +15,7 @@ export type RealtimeRoutesOptions = {
   tickets: TicketsService;
   auth: Pick<AuthService, "authenticate" | "loginIsLive">;
   activePairOf: (userId: string) => Promise<string | null>;
+  requestBudget: RequestBudget;
   corsOrigins: string[];
   maxStreamsPerUser: number;
 };
@@ -49,12 +50,13 @@ export const realtimeRoutes: FastifyPluginAsyncZod<RealtimeRoutesOptions> = asyn
   /**
    * Everything is checked before the upgrade, so a refusal is an ordinary
    * problem+json response: the origin (403), the ticket or Bearer token
-   * (401), an active pair (409), the per-user cap (429).
+   * (401), an active pair (409), the per-user cap (429), and for a replay
+   * (`after`) the person's request budget (429), as a `resume` would.
    */
   async function admit(request: FastifyRequest): Promise<void> {
     const origin = request.headers.origin;
     if (origin !== undefined && !options.corsOrigins.includes(origin)) throw new AppError("ORIGIN_NOT_ALLOWED");
-    const { ticket } = (request.query ?? {}) as { ticket?: unknown };
+    const { ticket, after } = (request.query ?? {}) as { ticket?: unknown; after?: unknown };
     let subject: StreamSubject | undefined;
     if (typeof ticket === "string" && ticket.length > 0) {
       subject = await tickets.redeem(ticket);
@@ -78,6 +80,15 @@ export const realtimeRoutes: FastifyPluginAsyncZod<RealtimeRoutesOptions> = asyn
       throw new AppError("STREAM_TICKET_INVALID", "Open the stream with ?ticket= (or Authorization: Bearer)");
     }
     if (hub.connectionsOf(subject.userId) >= options.maxStreamsPerUser) throw new AppError("STREAM_LIMIT");
+    if (after !== undefined) {
+      const budget = await options.requestBudget(subject.userId);
+      if (!budget.allowed) {
+        const retryAfter = String(budget.retryAfterSeconds);
+        throw new AppError("RATE_LIMITED", `Too many requests; replay again in ${retryAfter} s`, {
+          headers: { "retry-after": retryAfter },
+        });
+      }
+    }
     request.streamSubject = subject;
   }
 
@@ -100,6 +111,7 @@ export const realtimeRoutes: FastifyPluginAsyncZod<RealtimeRoutesOptions> = asyn
           "ORIGIN_NOT_ALLOWED",
           "NO_ACTIVE_PAIR",
           "STREAM_LIMIT",
+          "RATE_LIMITED",
           "UPGRADE_REQUIRED",
           "VALIDATION_FAILED",
         ),

@@ -51,6 +51,7 @@ export type ServerMessage = z.infer<typeof serverMessageSchema>;
 export const closeCodes = {
   normal: 1000,
   goingAway: 1001, // the server is shutting down: reconnect and resume
+  tooManyFrames: 1008, // client frames past the per-socket rate limit (a token bucket)
   tooBig: 1009, // a frame over 64 KiB
   internal: 1011,
   signedOut: 4001, // the login ended (logout, logout-all, password change, account deleted)
