@@ -68,4 +68,21 @@ describe("rate limits", () => {
       await other.close();
     }
   });
+
+  it("count requests that fail authentication: a garbage or an ended token meets 429 as well", async () => {
+    t.clock.set("2026-03-02T10:20:00.000Z");
+    const garbage = { Authorization: "Bearer not.a.token" };
+    for (let i = 0; i < 5; i++) await t.http.get("/v1/me").set(garbage).expect(401);
+    const limited = await t.http.get("/v1/me").set(garbage).expect(429);
+    expect(limited.body.code).toBe("RATE_LIMITED");
+    expect(limited.headers["ratelimit-remaining"]).toBe("0");
+
+    t.clock.set("2026-03-02T10:21:00.000Z");
+    const user = await registerUser(t);
+    await t.http.post("/v1/auth/logout").send({ refreshToken: user.refreshToken }).expect(204);
+    for (let i = 0; i < 5; i++) await t.http.get("/v1/me").set(user.auth).expect(401);
+    await t.http.get("/v1/me").set(user.auth).expect(429);
+    // Without a token at all, too.
+    await t.http.get("/v1/me").expect(429);
+  });
 });
