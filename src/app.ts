@@ -11,6 +11,7 @@ import type { Config } from "./config.js";
 import type { Database } from "./db/client.js";
 import { healthRoutes } from "./http/health.js";
 import { createWriteRunner, pruneIdempotencyKeys } from "./http/idempotency.js";
+import { createOpenApiDocument } from "./http/openapi-document.js";
 import { registerProblemHandler } from "./http/problem.js";
 import {
   createRateLimiter,
@@ -140,7 +141,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
-  await app.register(swaggerUi, { routePrefix: "/docs", staticCSP: true });
+  const openApiDocument = createOpenApiDocument(app);
+  await app.register(swaggerUi, {
+    routePrefix: "/docs",
+    staticCSP: true,
+    uiHooks: { preHandler: openApiDocument.docsHook },
+  });
   // Before any route, so it can intercept upgrades; frames over 64 KiB close the socket with 1009.
   await app.register(websocket, {
     options: { maxPayload: 64 * 1024 },
@@ -149,7 +155,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       this.websocketServer.close(() => done());
     },
   });
-  app.get("/openapi.json", { schema: { hide: true }, config: { rateLimit: "none" } }, async () => app.swagger());
+  app.get("/openapi.json", { schema: { hide: true } }, openApiDocument.serve);
 
   const limiter = createRateLimiter(db, clock);
   const requestCounter = createRequestCounter(db, limiter, clock, logger);
