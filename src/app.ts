@@ -270,7 +270,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorate("realtimeStats", () => ({ ...realtime.hub.stats }));
   await app.register(consistency.plugin, { requireMember: pairs.requireMember });
   await app.register(account.plugin);
-  await app.register(healthRoutes, { pool });
+  await app.register(healthRoutes, { pool, clock });
 
   sweeper.register({ name: "idempotencyKeys", run: (now) => pruneIdempotencyKeys(db, now) });
   sweeper.register({ name: "rateLimitBuckets", run: (now) => pruneRateLimitBuckets(db, now) });

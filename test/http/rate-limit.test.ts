@@ -69,6 +69,19 @@ describe("rate limits", () => {
     }
   });
 
+  it("count the OpenAPI document, the docs' copy and readiness like any other route", async () => {
+    for (const [minute, path] of ["/openapi.json", "/docs/json", "/readyz"].entries()) {
+      t.clock.set(`2026-03-02T10:1${minute}:00.000Z`);
+      for (let i = 0; i < 5; i++) {
+        const answered = await t.http.get(path).expect(200);
+        expect(answered.headers["ratelimit-remaining"], path).toBe(String(4 - i));
+      }
+      const limited = await t.http.get(path).expect(429);
+      expect(limited.body.code, path).toBe("RATE_LIMITED");
+      expect(Number(limited.headers["retry-after"]), path).toBeGreaterThan(0);
+    }
+  });
+
   it("count requests that fail authentication: a garbage or an ended token meets 429 as well", async () => {
     t.clock.set("2026-03-02T10:20:00.000Z");
     const garbage = { Authorization: "Bearer not.a.token" };
