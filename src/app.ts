@@ -268,6 +268,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(boundaries.plugin, { requireMember: pairs.requireMember });
   await app.register(realtime.plugin);
   app.decorate("realtimeStats", () => ({ ...realtime.hub.stats }));
+  app.decorate("verificationStats", () => history.service.verificationStats());
   await app.register(consistency.plugin, { requireMember: pairs.requireMember });
   await app.register(account.plugin);
   await app.register(healthRoutes, { pool, clock });
