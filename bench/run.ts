@@ -11,6 +11,7 @@ import pino from "pino";
 import { startEmbeddedPostgres } from "../src/db/embedded.js";
 import { migrateWithLock } from "../src/db/migrate.js";
 import { argon2idHasher } from "../src/modules/auth/index.js";
+import { chainHash } from "../src/modules/history/index.js";
 import { realtimeBenchmarks } from "./realtime.js";
 
 /**
@@ -33,6 +34,7 @@ const BURST = 200;
 const PAIRS = 100;
 const PASSWORD = "correct horse battery";
 const DUE = "2099-06-01T10:00:00.000Z";
+const LONG_CHAIN = 10_000;
 
 type Member = { id: string; email: string; token: string };
 type Pair = { id: string; owner: Member; partner: Member };
@@ -322,6 +324,57 @@ async function main(): Promise<void> {
         );
       }
     }
+    // A pair whose chain holds 10,000 events, for /verify beside the reads; written directly, chained as the service does.
+    const longChainPair = pairs[4] as Pair;
+    {
+      const head = (
+        await sql.query<{ last_seq: number; head_hash: string }>(
+          "SELECT last_seq, head_hash FROM event_heads WHERE pair_id = $1",
+          [longChainPair.id],
+        )
+      ).rows[0];
+      if (!head) throw new Error("the long-chain pair has no chain head");
+      let prevHash = head.head_hash;
+      const rows: { seq: number; occurredAt: Date; prevHash: string; hash: string }[] = [];
+      const member = longChainPair.owner.id;
+      const payload = { userId: member, fields: ["displayName"] };
+      for (let seq = Number(head.last_seq) + 1; seq <= LONG_CHAIN; seq++) {
+        const occurredAt = new Date(started.getTime() + seq);
+        const event = { pairId: longChainPair.id, seq, type: "member.updated", actorId: member, subjectType: "member" };
+        const hash = chainHash(prevHash, { ...event, subjectId: member, payload, occurredAt });
+        rows.push({ seq, occurredAt, prevHash, hash });
+        prevHash = hash;
+      }
+      await sql.query(
+        `INSERT INTO events (pair_id, seq, type, actor_id, subject_type, subject_id, payload, occurred_at, prev_hash, hash)
+         SELECT $1, e.seq, 'member.updated', $2, 'member', $2, $3::jsonb, e.occurred_at, e.prev_hash, e.hash
+         FROM unnest($4::int[], $5::timestamptz[], $6::text[], $7::text[]) AS e(seq, occurred_at, prev_hash, hash)`,
+        [
+          longChainPair.id,
+          member,
+          JSON.stringify(payload),
+          rows.map((r) => r.seq),
+          rows.map((r) => r.occurredAt.toISOString()),
+          rows.map((r) => r.prevHash),
+          rows.map((r) => r.hash),
+        ],
+      );
+      await sql.query("UPDATE event_heads SET last_seq = $2, head_hash = $3 WHERE pair_id = $1", [
+        longChainPair.id,
+        LONG_CHAIN,
+        prevHash,
+      ]);
+      const probe = await call(
+        kept,
+        "GET",
+        `/v1/pairs/${longChainPair.id}/verify`,
+        undefined,
+        longChainPair.owner.token,
+      );
+      if (!probe.body?.valid || probe.body.lastSeq !== LONG_CHAIN) {
+        throw new Error(`the seeded long chain does not verify: ${JSON.stringify(probe.body)}`);
+      }
+    }
     await sql.query("ANALYZE");
 
     // ---- loads ----
@@ -484,6 +537,42 @@ async function main(): Promise<void> {
           ],
         }),
       },
+      {
+        name: "GET …/events beside an /openapi.json flood and /verify (10,000 events)",
+        what: "the timeline read while one client floods /openapi.json and another calls /verify on a 10,000-event pair, each with one connection, no pause",
+        baseline: "GET …/events?limit=50",
+        target: { minThroughputRatio: 0.8 },
+        load: () => ({
+          url: kept.baseUrl,
+          connections: CONNECTIONS,
+          requests: [
+            { method: "GET", path: `/v1/pairs/${readPair.id}/events?limit=50`, headers: bearer(readPair.owner) },
+          ],
+        }),
+        around: async (run) => {
+          // Both start first and end after the measured read, so they cover all of it.
+          const beside = (request: autocannon.Request) =>
+            measure({ url: kept.baseUrl, connections: 1, requests: [request] }, DURATION_S + 1);
+          const flood = beside({ method: "GET", path: "/openapi.json" });
+          const verify = beside({
+            method: "GET",
+            path: `/v1/pairs/${longChainPair.id}/verify`,
+            headers: bearer(longChainPair.owner),
+          });
+          const sample = await run();
+          const [flooded, verified] = await Promise.all([flood, verify]);
+          return {
+            ...sample,
+            extra: {
+              openapiPerS: flooded.throughput,
+              openapiNon2xx: flooded.non2xx,
+              verifyPerS: verified.throughput,
+              verifyP99Ms: verified.p99,
+              verifyNon2xx: verified.non2xx,
+            },
+          };
+        },
+      },
       ...[100, 10_000].map(
         (size): Figure => ({
           name: `GET …/consistency (${size.toLocaleString("en")} commitments)`,
@@ -584,7 +673,8 @@ async function main(): Promise<void> {
         const base = figure.baseline ? (samples.get(figure.baseline) ?? []) : undefined;
         const of = (list: Sample[], key: "throughput" | "p50" | "p99") => stats(list.map((s) => s[key]));
         const ratio = (key: "throughput" | "p50" | "p99") =>
-          base ? stats(runs.map((s, i) => s[key] / ((base[i] as Sample)[key] || Number.NaN))) : null;
+          // A baseline left out of a narrowed run (BENCH_ONLY) has no samples: its ratio is NaN.
+          base ? stats(runs.map((s, i) => s[key] / ((base[i] as Sample | undefined)?.[key] || Number.NaN))) : null;
         const throughput = of(runs, "throughput");
         const p99 = of(runs, "p99");
         const extras = Object.fromEntries(

@@ -11,6 +11,7 @@ import type { Config } from "./config.js";
 import type { Database } from "./db/client.js";
 import { healthRoutes } from "./http/health.js";
 import { createWriteRunner, pruneIdempotencyKeys } from "./http/idempotency.js";
+import { createOpenApiDocument } from "./http/openapi-document.js";
 import { registerProblemHandler } from "./http/problem.js";
 import {
   createRateLimiter,
@@ -141,7 +142,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
-  await app.register(swaggerUi, { routePrefix: "/docs", staticCSP: true });
+  const openApiDocument = createOpenApiDocument(app);
+  await app.register(swaggerUi, {
+    routePrefix: "/docs",
+    staticCSP: true,
+    uiHooks: { preHandler: openApiDocument.docsHook },
+  });
   // Before any route, so it can intercept upgrades; frames over 64 KiB close the socket with 1009.
   await app.register(websocket, {
     options: { maxPayload: 64 * 1024 },
@@ -150,7 +156,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       this.websocketServer.close(() => done());
     },
   });
-  app.get("/openapi.json", { schema: { hide: true }, config: { rateLimit: "none" } }, async () => app.swagger());
+  app.get("/openapi.json", { schema: { hide: true } }, openApiDocument.serve);
 
   const limiter = createRateLimiter(db, clock);
   const requestCounter = createRequestCounter(db, limiter, clock, logger);
@@ -272,9 +278,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(boundaries.plugin, { requireMember: pairs.requireMember });
   await app.register(realtime.plugin);
   app.decorate("realtimeStats", () => ({ ...realtime.hub.stats }));
+  app.decorate("verificationStats", () => history.service.verificationStats());
   await app.register(consistency.plugin, { requireMember: pairs.requireMember });
   await app.register(account.plugin);
-  await app.register(healthRoutes, { pool });
+  await app.register(healthRoutes, { pool, clock });
 
   sweeper.register({ name: "idempotencyKeys", run: (now) => pruneIdempotencyKeys(db, now) });
   sweeper.register({ name: "rateLimitBuckets", run: (now) => pruneRateLimitBuckets(db, now) });

@@ -36,7 +36,11 @@ export function assertVersion(expected: number | undefined, actual: number): voi
 
 /** Sets the ETag; answers true (after sending 304) when `If-None-Match` already has it. */
 export function notModified(request: FastifyRequest, reply: FastifyReply, version: number): boolean {
-  const etag = etagOf(version);
+  return answerIfNotModified(request, reply, etagOf(version));
+}
+
+/** `notModified` for any strong ETag (`"…"`), not only a version number. */
+export function answerIfNotModified(request: FastifyRequest, reply: FastifyReply, etag: string): boolean {
   reply.header("etag", etag);
   const header = request.headers["if-none-match"];
   if (header && (header.trim() === "*" || tags(header).includes(etag))) {

@@ -265,7 +265,14 @@ export function createRequestCounter(db: Db, limiter: RateLimiter, clock: Clock,
         (b) => (local.get(b.key)?.windowStart ?? -1) < windowStart(now, b.windowMs).getTime(),
       );
       // First sight in this window: count it in PostgreSQL and start from the shared total.
-      const fromDatabase = new Map((await limiter.hit(unseen)).map((state) => [state.key, state]));
+      let fromDatabase = new Map<string, BucketState>();
+      try {
+        fromDatabase = new Map((await limiter.hit(unseen)).map((state) => [state.key, state]));
+      } catch (error) {
+        // The database is away: count these here from 0 and share them at a later sync, so the
+        // limit still holds and a request that needs no query (readiness) still gets its answer.
+        logger.warn({ err: error }, "could not read rate-limit counts; counting here");
+      }
       return buckets.map((b) => {
         const start = windowStart(now, b.windowMs);
         const first = fromDatabase.get(b.key);
@@ -302,18 +309,28 @@ export const secondsUntil = (clock: Clock, at: Date) =>
 /** Routes choose a policy in `config.rateLimit`: stricter on auth, none for health checks. */
 export type RateLimitPolicy = "default" | "auth" | "none";
 
+/** A route's own budget per account, on top of its policy's (exports: a few an hour). */
+export type AccountBudget = { name: string; limit: number; windowMs: number };
+
 declare module "fastify" {
   interface FastifyContextConfig {
     rateLimit?: RateLimitPolicy;
+    accountBudget?: AccountBudget;
+  }
+  interface FastifyRequest {
+    /** The address's bucket, counted before authentication. */
+    addressBudget: BucketState | undefined;
   }
 }
 
 export type RateLimitOptions = { perMinute: number; authPerMinute: number };
 
 /**
- * Counts each request against its address and, once authenticated, its
- * account; answers 429 with `Retry-After` past either limit. Runs in
- * `preParsing`, after authentication and before the body is read.
+ * Counts each request against its address before anything else (so a
+ * request that fails authentication still spends the budget) and, once
+ * authenticated, against its account; answers 429 with `Retry-After` past
+ * either limit. The account is counted in `preParsing`, after
+ * authentication and before the body is read.
  */
 export function registerRateLimits(
   app: FastifyInstance,
@@ -321,16 +338,11 @@ export function registerRateLimits(
   clock: Clock,
   options: RateLimitOptions,
 ): void {
-  // What was counted here reaches the shared counts before the instance stops.
-  app.addHook("onClose", async () => counter.stop());
-  app.addHook("preParsing", async (request: FastifyRequest, reply: FastifyReply) => {
-    const policy = request.routeOptions.config?.rateLimit ?? "default";
-    if (policy === "none") return;
-    const limit = policy === "auth" ? options.authPerMinute : options.perMinute;
-    const buckets: Bucket[] = [{ key: `${policy}:ip:${request.ip}`, limit, windowMs: 60_000 }];
-    if (request.user) buckets.push({ key: `${policy}:user:${request.user.id}`, limit, windowMs: 60_000 });
-    const states = await counter.hit(buckets);
-    // Report the bucket closest to its limit.
+  const policyOf = (request: FastifyRequest) => request.routeOptions.config?.rateLimit ?? "default";
+  const perMinute = (policy: RateLimitPolicy) => (policy === "auth" ? options.authPerMinute : options.perMinute);
+
+  // Reports the bucket closest to its limit; past it, 429.
+  function answer(reply: FastifyReply, states: BucketState[]): void {
     const tightest = states.reduce((a, b) => (b.limit - b.count < a.limit - a.count ? b : a));
     const reset = secondsUntil(clock, tightest.resetAt);
     reply.header("ratelimit-limit", String(tightest.limit));
@@ -341,6 +353,33 @@ export function registerRateLimits(
         headers: { "retry-after": String(reset) },
       });
     }
+  }
+
+  app.decorateRequest("addressBudget", undefined);
+  // What was counted here reaches the shared counts before the instance stops.
+  app.addHook("onClose", async () => counter.stop());
+  // Root hooks run before a route's own `onRequest` (authentication).
+  app.addHook("onRequest", async (request: FastifyRequest, reply: FastifyReply) => {
+    const policy = policyOf(request);
+    if (policy === "none") return;
+    const [address] = await counter.hit([
+      { key: `${policy}:ip:${request.ip}`, limit: perMinute(policy), windowMs: 60_000 },
+    ]);
+    if (!address) return;
+    request.addressBudget = address;
+    answer(reply, [address]);
+  });
+  app.addHook("preParsing", async (request: FastifyRequest, reply: FastifyReply) => {
+    const policy = policyOf(request);
+    if (policy === "none" || !request.user || !request.addressBudget) return;
+    const buckets: Bucket[] = [
+      { key: `${policy}:user:${request.user.id}`, limit: perMinute(policy), windowMs: 60_000 },
+    ];
+    const budget = request.routeOptions.config?.accountBudget;
+    if (budget) {
+      buckets.push({ key: `${budget.name}:user:${request.user.id}`, limit: budget.limit, windowMs: budget.windowMs });
+    }
+    answer(reply, [request.addressBudget, ...(await counter.hit(buckets))]);
   });
 }
 

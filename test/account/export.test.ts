@@ -1,5 +1,6 @@
 import { compactVerify, createLocalJWKSet } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXPORTS_PER_HOUR } from "../../src/modules/account/index.js";
 import { buildTestApp, type TestApp } from "../helpers/app.js";
 import { agreeBoundary, boundaryPath } from "../helpers/boundaries.js";
 import { GENESIS, recomputeHash, type TimelineEvent } from "../helpers/chain.js";
@@ -7,7 +8,7 @@ import { HOUR } from "../helpers/clock.js";
 import { createCommitment, step } from "../helpers/commitments.js";
 import { fastHasher } from "../helpers/fast-hasher.js";
 import { linkPair } from "../helpers/pairs.js";
-import { registerUser, type SignedInUser } from "../helpers/users.js";
+import { advanceClock, registerUser, type SignedInUser } from "../helpers/users.js";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -153,5 +154,27 @@ describe("exporting my data", () => {
     expect(document.user).toMatchObject({ id: loner.id, email: loner.email, activePairId: null });
     await t.http.get("/v1/me/export?format=csv").set(loner.auth).expect(400);
     await t.http.get("/v1/me/export").expect(401);
+  });
+
+  it("is limited per person per hour: past it 429 with Retry-After and the rate-limit headers", async () => {
+    const ana = await registerUser(t, { displayName: "Ana" });
+    const ben = await registerUser(t, { displayName: "Ben" });
+    for (let i = 0; i < EXPORTS_PER_HOUR; i++) {
+      const exported = await t.http.get("/v1/me/export").set(ana.auth).expect(200);
+      expect(exported.headers["ratelimit-limit"]).toBe(String(EXPORTS_PER_HOUR));
+      expect(exported.headers["ratelimit-remaining"]).toBe(String(EXPORTS_PER_HOUR - 1 - i));
+    }
+    const limited = await t.http.get("/v1/me/export").set(ana.auth).expect(429);
+    expect(limited.body.code).toBe("RATE_LIMITED");
+    expect(limited.headers["ratelimit-remaining"]).toBe("0");
+    const retryAfter = Number(limited.headers["retry-after"]);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(3600);
+    // Per person: someone else still exports, and Ana's other reads are not limited.
+    await t.http.get("/v1/me/export").set(ben.auth).expect(200);
+    await t.http.get("/v1/me").set(ana.auth).expect(200);
+    // The next hour, Ana exports again.
+    await advanceClock(t, HOUR, ana);
+    await t.http.get("/v1/me/export").set(ana.auth).expect(200);
   });
 });

@@ -1,5 +1,5 @@
 import { compileErrors, validate } from "@readme/openapi-parser";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildTestApp, type TestApp } from "../helpers/app.js";
 
 let t: TestApp;
@@ -53,5 +53,32 @@ describe("the OpenAPI document", () => {
   it("is browsable at /docs", async () => {
     const response = await t.http.get("/docs/").expect(200);
     expect(response.headers["content-type"]).toMatch(/text\/html/);
+  });
+});
+
+describe("serving the document", () => {
+  it("writes it once: every answer is the same text and ETag, built no more, and 304 on If-None-Match", async () => {
+    const build = vi.spyOn(t.app, "swagger");
+    try {
+      const first = await t.http.get("/openapi.json").expect(200);
+      const etag = first.headers.etag as string;
+      expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+      expect(first.headers["content-type"]).toMatch(/^application\/json/);
+      const again = await t.http.get("/openapi.json").expect(200);
+      expect(again.text).toBe(first.text);
+      expect(again.headers.etag).toBe(etag);
+      // The docs UI's own copy is the same text.
+      const docs = await t.http.get("/docs/json").expect(200);
+      expect(docs.text).toBe(first.text);
+      expect(docs.headers.etag).toBe(etag);
+
+      const kept = await t.http.get("/openapi.json").set("If-None-Match", etag).expect(304);
+      expect(kept.text).toBe("");
+      await t.http.get("/docs/json").set("If-None-Match", etag).expect(304);
+      await t.http.get("/openapi.json").set("If-None-Match", '"another"').expect(200);
+      expect(build).not.toHaveBeenCalled();
+    } finally {
+      build.mockRestore();
+    }
   });
 });

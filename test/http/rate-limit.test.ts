@@ -82,4 +82,34 @@ describe("rate limits", () => {
       await other.close();
     }
   });
+
+  it("count the OpenAPI document, the docs' copy and readiness like any other route", async () => {
+    for (const [minute, path] of ["/openapi.json", "/docs/json", "/readyz"].entries()) {
+      t.clock.set(`2026-03-02T10:1${minute}:00.000Z`);
+      for (let i = 0; i < 5; i++) {
+        const answered = await t.http.get(path).expect(200);
+        expect(answered.headers["ratelimit-remaining"], path).toBe(String(4 - i));
+      }
+      const limited = await t.http.get(path).expect(429);
+      expect(limited.body.code, path).toBe("RATE_LIMITED");
+      expect(Number(limited.headers["retry-after"]), path).toBeGreaterThan(0);
+    }
+  });
+
+  it("count requests that fail authentication: a garbage or an ended token meets 429 as well", async () => {
+    t.clock.set("2026-03-02T10:20:00.000Z");
+    const garbage = { Authorization: "Bearer not.a.token" };
+    for (let i = 0; i < 5; i++) await t.http.get("/v1/me").set(garbage).expect(401);
+    const limited = await t.http.get("/v1/me").set(garbage).expect(429);
+    expect(limited.body.code).toBe("RATE_LIMITED");
+    expect(limited.headers["ratelimit-remaining"]).toBe("0");
+
+    t.clock.set("2026-03-02T10:21:00.000Z");
+    const user = await registerUser(t);
+    await t.http.post("/v1/auth/logout").send({ refreshToken: user.refreshToken }).expect(204);
+    for (let i = 0; i < 5; i++) await t.http.get("/v1/me").set(user.auth).expect(401);
+    await t.http.get("/v1/me").set(user.auth).expect(429);
+    // Without a token at all, too.
+    await t.http.get("/v1/me").expect(429);
+  });
 });

@@ -15,17 +15,20 @@ export type AccountRoutesOptions = {
 
 const tags = ["me"];
 
+/** Exports per person per hour: a long history is megabytes read in one snapshot. */
+export const EXPORTS_PER_HOUR = 6;
+
 export const accountRoutes: FastifyPluginAsyncZod<AccountRoutesOptions> = async (app, options) => {
   const { account } = options;
 
   app.get("/v1/me/export", {
     onRequest: app.authenticate,
+    config: { accountBudget: { name: "export", limit: EXPORTS_PER_HOUR, windowMs: 3_600_000 } },
     schema: {
       operationId: "exportMe",
       tags,
       summary: "Everything I can see, as one JSON document",
-      description:
-        "The profile, then every pair I was in with its commitments, series, requests, boundaries (with versions), the latest signed checkpoint and every event with its hashes, plus the public keys that verify the checkpoints. Streamed from one consistent snapshot; the format is in the README (Taking data along).",
+      description: `The profile, then every pair I was in with its commitments, series, requests, boundaries (with versions), the latest signed checkpoint and every event with its hashes, plus the public keys that verify the checkpoints. Streamed from one consistent snapshot; the format is in the README (Taking data along). At most ${EXPORTS_PER_HOUR} an hour per person (429 with \`Retry-After\` past it).`,
       security: bearerSecurity,
       querystring: z.strictObject({}),
       response: { 200: exportDocumentSchema, ...problems(...authenticatedProblems) },

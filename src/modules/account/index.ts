@@ -1,5 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import { accountRoutes } from "./account.routes.js";
+
+export { EXPORTS_PER_HOUR } from "./account.routes.js";
+
 import { type AccountServiceDeps, createAccountService } from "./account.service.js";
 
 export type { ExportPart, WordsEraser } from "./account.service.js";

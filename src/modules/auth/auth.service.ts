@@ -19,6 +19,7 @@ import type {
   UpdateMeInput,
   User,
 } from "./auth.schemas.js";
+import { createEndedLogins } from "./ended-logins.js";
 import type { PasswordHasher } from "./passwords.js";
 import { createSignInLimits } from "./sign-in-limits.js";
 import { type AccessTokens, hashRefreshToken, newRefreshToken } from "./tokens.js";
@@ -144,11 +145,14 @@ export function createAuthService(deps: AuthServiceDeps) {
    */
   const liveLogins = new BoundedMap<string, { userId: string; until: number }>(100_000);
   let forgotten = 0;
+  // The no is remembered too (an ended login never comes back), so a revoked token costs no query.
+  const endedLogins = createEndedLogins(clock, accessTokens.ttlSeconds);
 
   function forgetLogins(userId: string, familyIds: string[] | "all"): void {
     forgotten++;
     if (familyIds !== "all") {
       for (const id of familyIds) liveLogins.delete(id);
+      endedLogins.remember(familyIds);
       return;
     }
     for (const [id, login] of liveLogins) if (login.userId === userId) liveLogins.delete(id);
@@ -298,12 +302,17 @@ export function createAuthService(deps: AuthServiceDeps) {
       const now = performance.now();
       const known = liveLogins.get(principal.familyId);
       if (known && known.userId === principal.id && known.until > now && deps.hearsEndedLogins()) return true;
+      if (endedLogins.has(principal.familyId)) return false;
       const before = forgotten;
       const [live] = await liveFamily.execute({ familyId: principal.familyId, userId: principal.id });
-      if (live && before === forgotten && deps.hearsEndedLogins()) {
+      if (!live) {
+        endedLogins.remember([principal.familyId]);
+        return false;
+      }
+      if (before === forgotten && deps.hearsEndedLogins()) {
         liveLogins.set(principal.familyId, { userId: principal.id, until: now + LIVE_LOGIN_MEMORY_MS });
       }
-      return live !== undefined;
+      return true;
     },
 
     /**

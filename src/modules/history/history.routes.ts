@@ -3,7 +3,13 @@ import type { AccessHook } from "../../http/hooks.js";
 import { authenticatedProblems, bearerSecurity, problems } from "../../http/openapi.js";
 import { principalOf } from "../../http/principal.js";
 import { pairParams } from "../pairs/index.js";
-import { checkpointSchema, eventListQuery, eventPageSchema, verificationSchema } from "./history.schemas.js";
+import {
+  checkpointSchema,
+  eventListQuery,
+  eventPageSchema,
+  verificationSchema,
+  verifyQuery,
+} from "./history.schemas.js";
 import type { HistoryService } from "./history.service.js";
 
 export type HistoryRoutesOptions = { history: HistoryService; requireMember: AccessHook };
@@ -42,11 +48,18 @@ export const historyRoutes: FastifyPluginAsyncZod<HistoryRoutesOptions> = async 
       operationId: "verifyChain",
       tags: ["history"],
       summary: "Recompute the pair's hash chain",
+      description:
+        "From the start, or with `fromSeq` and `fromHash` (a checkpoint you hold) only the events after it. One run per pair at a time, shared by concurrent callers; the result is reused until the chain head moves (then only the new events are checked), for at most a minute.",
       security: bearerSecurity,
       params: pairParams,
+      querystring: verifyQuery,
       response: { 200: verificationSchema, ...readProblems },
     },
-    handler: async (request) => history.verify(request.params.pairId),
+    handler: async (request) => {
+      const { fromSeq, fromHash } = request.query;
+      const from = fromSeq !== undefined && fromHash !== undefined ? { seq: fromSeq, hash: fromHash } : undefined;
+      return history.verify(request.params.pairId, from);
+    },
   });
 
   app.get("/v1/pairs/:pairId/checkpoint", {

@@ -35,12 +35,36 @@ export const eventListQuery = z.strictObject({
   subjectId: z.uuid().optional(),
 });
 
+const hashHex = z.string().regex(/^[0-9a-f]{64}$/, "64 lower-case hex digits");
+
+export const verifyQuery = z
+  .strictObject({
+    fromSeq: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(2_147_483_647)
+      .optional()
+      .describe("With `fromHash`: check only the events after this seq (a checkpoint you hold)"),
+    fromHash: hashHex.optional().describe("The hash you hold for `fromSeq`; the stored one must match"),
+  })
+  .refine((query) => (query.fromSeq === undefined) === (query.fromHash === undefined), {
+    message: "fromSeq and fromHash go together",
+    path: ["fromHash"],
+  });
+
 export const verificationSchema = z
   .object({
     valid: z.boolean(),
     lastSeq: z.number().int().describe("The last seq that verified"),
-    headHash: z.string().nullable().describe("Hash of that event"),
-    brokenAtSeq: z.number().int().nullable().describe("First seq whose link does not hold; null when valid"),
+    headHash: z.string().nullable().describe("Hash of that event; null when none verified"),
+    brokenAtSeq: z
+      .number()
+      .int()
+      .nullable()
+      .describe(
+        "First seq whose link does not hold; null when valid. With `fromSeq`, `fromSeq` itself when the stored hash there is not `fromHash` (or the chain is shorter)",
+      ),
   })
   .meta({ id: "ChainVerification" });
 

@@ -9,8 +9,9 @@ import { eventHeads, events } from "../../db/schema/index.js";
 import { afterCommit } from "../../db/transaction.js";
 import type { Page } from "../../http/pagination.js";
 import type { KeyRing } from "../auth/index.js";
-import { canonicalEventAround, chainHash, GENESIS_HASH } from "./chain.js";
+import { canonicalEventAround, GENESIS_HASH } from "./chain.js";
 import type { Checkpoint, PairEvent, Verification } from "./history.schemas.js";
+import { type ChainPoint, createChainVerifier } from "./verification.js";
 
 export type NewEvent = {
   pairId: string;
@@ -28,7 +29,6 @@ export type EventQuery = { after: number; limit: number; types?: string[] | unde
 export const CHECKPOINT_TYPE = "kept-checkpoint+jws";
 /** The PostgreSQL notification channel that wakes stream hubs: payload `{pairId, seq}`. */
 export const EVENTS_CHANNEL = "kept_events";
-const VERIFY_BATCH = 1000;
 const EXPORT_BATCH = 500;
 
 type EventRow = typeof events.$inferSelect;
@@ -148,6 +148,15 @@ export function createHistoryService({ db, clock, keys, logger }: HistoryService
     .orderBy(asc(events.seq))
     .limit(sql.placeholder("limit"))
     .prepare("history_timeline_page");
+
+  async function headOf(pairId: string, executor: Executor = db): Promise<ChainPoint> {
+    const [head] = await executor
+      .select({ seq: eventHeads.lastSeq, hash: eventHeads.headHash })
+      .from(eventHeads)
+      .where(eq(eventHeads.pairId, pairId));
+    return head ?? { seq: 0, hash: GENESIS_HASH };
+  }
+  const verifier = createChainVerifier({ db, clock, head: (pairId) => headOf(pairId) });
 
   return {
     /**
@@ -269,13 +278,7 @@ export function createHistoryService({ db, clock, keys, logger }: HistoryService
       }
     },
 
-    async head(pairId: string, executor: Executor = db): Promise<{ seq: number; hash: string }> {
-      const [head] = await executor
-        .select({ seq: eventHeads.lastSeq, hash: eventHeads.headHash })
-        .from(eventHeads)
-        .where(eq(eventHeads.pairId, pairId));
-      return head ?? { seq: 0, hash: GENESIS_HASH };
-    },
+    head: headOf,
 
     /** The latest seq of each pair (0 when it has none), for hubs catching up. */
     async heads(pairIds: string[]): Promise<Map<string, number>> {
@@ -288,37 +291,17 @@ export function createHistoryService({ db, clock, keys, logger }: HistoryService
     },
 
     /**
-     * Recomputes every link of the chain, in batches. A gap, an edited
-     * field, a broken link or a missing tail (fewer events than the head
-     * records) all report the first seq that does not hold.
+     * Recomputes the chain (see verification.ts): from the start, or after a
+     * checkpoint the caller holds. A gap, an edited field, a broken link or a
+     * missing tail (fewer events than the head records) all report the first
+     * seq that does not hold.
      */
-    async verify(pairId: string): Promise<Verification> {
-      const head = await this.head(pairId);
-      let expectedSeq = 1;
-      let prevHash = GENESIS_HASH;
-      let lastHash: string | null = null;
-      while (true) {
-        const rows = await db
-          .select()
-          .from(events)
-          .where(and(eq(events.pairId, pairId), gt(events.seq, expectedSeq - 1)))
-          .orderBy(asc(events.seq))
-          .limit(VERIFY_BATCH);
-        for (const row of rows) {
-          const intact = row.seq === expectedSeq && row.prevHash === prevHash && chainHash(prevHash, row) === row.hash;
-          if (!intact) return { valid: false, lastSeq: expectedSeq - 1, headHash: lastHash, brokenAtSeq: expectedSeq };
-          prevHash = row.hash;
-          lastHash = row.hash;
-          expectedSeq++;
-        }
-        if (rows.length < VERIFY_BATCH) break;
-      }
-      const lastSeq = expectedSeq - 1;
-      if (lastSeq !== head.seq || (lastHash ?? GENESIS_HASH) !== head.hash) {
-        return { valid: false, lastSeq, headHash: lastHash, brokenAtSeq: lastSeq + 1 };
-      }
-      return { valid: true, lastSeq, headHash: lastHash, brokenAtSeq: null };
+    verify(pairId: string, from?: ChainPoint): Promise<Verification> {
+      return verifier.verify(pairId, from);
     },
+
+    /** How often the chain was read to verify it, and how many events that checked. */
+    verificationStats: () => verifier.stats(),
 
     /** The chain head, signed: proof a client can keep that the history up to `seq` was this. */
     async checkpoint(pairId: string, executor: Executor = db): Promise<Checkpoint> {

@@ -8,6 +8,14 @@ import { createConsistencyService } from "./consistency.service.js";
 import type { ConsistencySources } from "./consistency.sources.js";
 import { historyRoutes } from "./history.routes.js";
 import { createHistoryService } from "./history.service.js";
+import type { VerificationStats } from "./verification.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** How many chain verifications read the chain, and how many events they checked (tests, metrics). */
+    verificationStats: () => VerificationStats;
+  }
+}
 
 export { canonicalEvent, canonicalEventAround, chainHash, GENESIS_HASH } from "./chain.js";
 export type {
@@ -20,6 +28,7 @@ export type {
 } from "./consistency.sources.js";
 export type { PairEvent } from "./history.schemas.js";
 export { CHECKPOINT_TYPE, EVENTS_CHANNEL, type HistoryService, type NewEvent } from "./history.service.js";
+export { LONG_SUFFIX_EVENTS, VERIFICATION_REUSE_MS, type VerificationStats } from "./verification.js";
 
 /** The event log: every module appends through `service.append`; routes read, verify and sign it. */
 export function createHistoryModule(options: { db: Db; clock: Clock; keys: KeyRing; logger: Logger }) {
