@@ -6,7 +6,7 @@ import {
   boundaryVersionStatuses,
 } from "../../db/schema/index.js";
 import { pageSchema, paginationQuery } from "../../http/pagination.js";
-import { pairParams } from "../pairs/index.js";
+import { pairParams } from "../../http/params.js";
 
 const instant = z.iso.datetime({ offset: true });
 const categorySchema = z.enum(boundaryCategories);
