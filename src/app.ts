@@ -35,7 +35,8 @@ import {
 } from "./modules/auth/index.js";
 import { createBoundariesModule } from "./modules/boundaries/index.js";
 import { createCommitmentsModule } from "./modules/commitments/index.js";
-import { createConsistencyModule, createHistoryModule } from "./modules/history/index.js";
+import { createConsistencyModule } from "./modules/consistency/index.js";
+import { createHistoryModule } from "./modules/history/index.js";
 import { createPairsModule } from "./modules/pairs/index.js";
 import { createRealtimeModule } from "./modules/realtime/index.js";
 import { createSweeper, type Sweeper } from "./sweep.js";

@@ -4,7 +4,7 @@ import {
   boundaryCloseCauses,
   boundaryStatuses,
   boundaryVersionStatuses,
-} from "../../db/schema/index.js";
+} from "../../db/schema/boundaries.js";
 import { pageSchema, paginationQuery } from "../../http/pagination.js";
 import { pairParams } from "../../http/params.js";
 

@@ -2,13 +2,14 @@ import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, ne, or, sq
 import { z } from "zod";
 import type { Clock } from "../../clock.js";
 import type { Db, Executor, Tx } from "../../db/client.js";
-import { boundaries, boundaryVersions } from "../../db/schema/index.js";
+import { boundaries, boundaryVersions } from "../../db/schema/boundaries.js";
 import { AppError, notFound } from "../../errors/app-error.js";
 import { assertVersion } from "../../http/etag.js";
 import { decodeCursor, type Page, pageOf } from "../../http/pagination.js";
 import { isUuid, uuidv7 } from "../../ids.js";
 import { sweepPerPair } from "../../sweep.js";
-import type { BoundaryFigures, HistoryService, InboxItem } from "../history/index.js";
+import type { BoundaryFigures, InboxItem } from "../consistency/index.js";
+import type { HistoryService } from "../history/index.js";
 import type { PairEndingHandler, PairsService } from "../pairs/index.js";
 import { type BoundaryAction, type BoundaryState, decide } from "./boundaries.machine.js";
 import {
