@@ -8,7 +8,7 @@ import type { PairsService } from "../pairs/index.js";
 import { boundariesRoutes } from "./boundaries.routes.js";
 import { createBoundariesService } from "./boundaries.service.js";
 
-export { transitions } from "./boundaries.machine.js";
+export { type BoundaryAction, type BoundaryState, transitions } from "./boundaries.machine.js";
 export { type BoundariesService, boundaryEventTypes } from "./boundaries.service.js";
 
 export type BoundariesModuleOptions = {
