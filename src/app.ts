@@ -238,8 +238,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         new Map([...(await auth.service.publicProfiles(userIds))].map(([id, p]) => [id, p.timeZone])),
       commitmentFigures: commitments.figures.figuresFor,
       commitmentBuckets: commitments.figures.bucketsFor,
-      boundaryFigures: boundaries.service.figuresFor,
-      inbox: [commitments.figures.inboxFor, boundaries.service.inboxFor],
+      boundaryFigures: boundaries.figures.figuresFor,
+      inbox: [commitments.figures.inboxFor, boundaries.figures.inboxFor],
     },
   });
   // Export and deletion: every module contributes its part.
