@@ -37,7 +37,8 @@ import {
 } from "./modules/auth/index.js";
 import { createBoundariesModule } from "./modules/boundaries/index.js";
 import { createCommitmentsModule } from "./modules/commitments/index.js";
-import { createConsistencyModule, createHistoryModule } from "./modules/history/index.js";
+import { createConsistencyModule } from "./modules/consistency/index.js";
+import { createHistoryModule } from "./modules/history/index.js";
 import { createPairsModule } from "./modules/pairs/index.js";
 import { createRealtimeModule } from "./modules/realtime/index.js";
 import { createSweeper, type Sweeper } from "./sweep.js";
@@ -253,8 +254,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         new Map([...(await auth.service.publicProfiles(userIds))].map(([id, p]) => [id, p.timeZone])),
       commitmentFigures: commitments.figures.figuresFor,
       commitmentBuckets: commitments.figures.bucketsFor,
-      boundaryFigures: boundaries.service.figuresFor,
-      inbox: [commitments.figures.inboxFor, boundaries.service.inboxFor],
+      boundaryFigures: boundaries.figures.figuresFor,
+      inbox: [commitments.figures.inboxFor, boundaries.figures.inboxFor],
     },
   });
   // Export and deletion: every module contributes its part.

@@ -4,7 +4,7 @@ import { BoundedMap } from "../../bounded-map.js";
 import type { Clock } from "../../clock.js";
 import type { Db, Executor, Tx } from "../../db/client.js";
 import { uniqueViolation } from "../../db/errors.js";
-import { refreshFamilies, refreshTokens, users } from "../../db/schema/index.js";
+import { refreshFamilies, refreshTokens, users } from "../../db/schema/auth.js";
 import { AppError } from "../../errors/app-error.js";
 import { assertVersion } from "../../http/etag.js";
 import type { Principal } from "../../http/principal.js";

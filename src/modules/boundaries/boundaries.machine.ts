@@ -1,3 +1,4 @@
+import type { boundaryStatuses } from "../../db/schema/boundaries.js";
 import { AppError } from "../../errors/app-error.js";
 import type { ErrorCode } from "../../errors/catalogue.js";
 
@@ -6,6 +7,16 @@ import type { ErrorCode } from "../../errors/catalogue.js";
  * boundary with a pending revision (its stored status stays `agreed`).
  */
 export type BoundaryState = "proposed" | "agreed" | "revising" | "declined" | "cancelled" | "withdrawn" | "ended";
+
+export type BoundaryStatus = (typeof boundaryStatuses)[number];
+
+/** Where every boundary starts: a proposal. The table's rows lead out of it. */
+export const initialState = "proposed" satisfies BoundaryState;
+
+/** The status a state is stored as: `revising` is an agreed boundary with a pending revision. */
+export function statusOf(state: BoundaryState): BoundaryStatus {
+  return state === "revising" ? "agreed" : state;
+}
 
 export type BoundaryAction =
   | "accept"
@@ -86,8 +97,12 @@ export function transitionOf(from: BoundaryState, action: BoundaryAction): Trans
  * `isProposer` says whether the caller proposed what is being answered
  * (null for system actions).
  */
-export function decide(from: BoundaryState, action: BoundaryAction, isProposer: boolean | null): Transition {
-  const transition = transitionOf(from, action);
+export function decide<A extends BoundaryAction>(
+  from: BoundaryState,
+  action: A,
+  isProposer: boolean | null,
+): Transition & { action: A } {
+  const transition = transitionOf(from, action) as (Transition & { action: A }) | undefined;
   if (!transition) throw new AppError(refusedSpecially[from]?.[action] ?? refusedFrom[action]);
   const allowed =
     transition.who === "either"

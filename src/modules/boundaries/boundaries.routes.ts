@@ -2,21 +2,20 @@ import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { ErrorCode } from "../../errors/catalogue.js";
+import { actionsOn } from "../../http/action.js";
 import { conditionalHeaders, etagOf, expectedVersion, notModified } from "../../http/etag.js";
 import type { AccessHook } from "../../http/hooks.js";
 import type { RunWrite } from "../../http/idempotency.js";
 import { authenticatedProblems, bearerSecurity, problems, writeProblems } from "../../http/openapi.js";
+import { pairParams } from "../../http/params.js";
 import { principalOf } from "../../http/principal.js";
-import { pairParams } from "../pairs/index.js";
 import {
-  type Boundary,
   boundaryListQuery,
   boundaryPageSchema,
   boundaryParams,
   boundaryRevisionSchema,
   boundarySchema,
   declineBody,
-  emptyBody,
   proposeBoundaryBody,
   proposeRevisionBody,
   revisionParams,
@@ -44,10 +43,15 @@ export const boundariesRoutes: FastifyPluginAsyncZod<BoundariesRoutesOptions> = 
     await boundaries.requireBoundary(pairId, id);
   };
   const guards = { onRequest: app.authenticate, preValidation: [requireMember, requireBoundary] };
-  const written = (boundary: Boundary) => ({
-    status: 200,
-    body: boundary,
-    headers: { etag: etagOf(boundary.rowVersion) },
+  // An answer or a withdrawal: POST …/boundaries/{id}/<path>, answering the boundary with its new ETag.
+  const action = actionsOn(app, {
+    url: "/v1/pairs/:pairId/boundaries/:id",
+    tags,
+    preValidation: [requireMember, requireBoundary],
+    runWrite,
+    params: boundaryParams,
+    response: boundarySchema,
+    versionOf: (boundary) => boundary.rowVersion,
   });
 
   app.post("/v1/pairs/:pairId/boundaries", {
@@ -114,70 +118,29 @@ export const boundariesRoutes: FastifyPluginAsyncZod<BoundariesRoutesOptions> = 
     },
   });
 
-  app.post("/v1/pairs/:pairId/boundaries/:id/accept", {
-    ...guards,
-    schema: {
-      operationId: "acceptBoundary",
-      tags,
-      summary: "Consent to your partner's proposal (→ agreed, version 1)",
-      description: ifMatchNote,
-      security,
-      params: boundaryParams,
-      headers: conditionalHeaders,
-      body: emptyBody,
-      response: { 200: boundarySchema, ...answerProblems("BOUNDARY_NOT_PROPOSED", "OWN_PROPOSAL", "TIME_BOX_OVER") },
-    },
-    handler: async (request, reply) => {
-      const expected = expectedVersion(request);
-      const { pairId, id } = request.params;
-      return runWrite(request, reply, async (tx) =>
-        written(await boundaries.accept(tx, principalOf(request).id, pairId, id, expected)),
-      );
-    },
+  action("accept", {
+    operationId: "acceptBoundary",
+    summary: "Consent to your partner's proposal (→ agreed, version 1)",
+    description: ifMatchNote,
+    codes: ["BOUNDARY_NOT_PROPOSED", "OWN_PROPOSAL", "TIME_BOX_OVER"],
+    run: (c) => boundaries.accept(c.tx, c.principal.id, c.params.pairId, c.params.id, c.expected),
   });
 
-  app.post("/v1/pairs/:pairId/boundaries/:id/decline", {
-    ...guards,
-    schema: {
-      operationId: "declineBoundary",
-      tags,
-      summary: "Decline your partner's proposal, optionally saying why",
-      description: ifMatchNote,
-      security,
-      params: boundaryParams,
-      headers: conditionalHeaders,
-      body: declineBody,
-      response: { 200: boundarySchema, ...answerProblems("BOUNDARY_NOT_PROPOSED", "OWN_PROPOSAL") },
-    },
-    handler: async (request, reply) => {
-      const expected = expectedVersion(request);
-      const { pairId, id } = request.params;
-      return runWrite(request, reply, async (tx) =>
-        written(await boundaries.decline(tx, principalOf(request).id, pairId, id, request.body?.reason, expected)),
-      );
-    },
+  action("decline", {
+    operationId: "declineBoundary",
+    summary: "Decline your partner's proposal, optionally saying why",
+    description: ifMatchNote,
+    body: declineBody,
+    codes: ["BOUNDARY_NOT_PROPOSED", "OWN_PROPOSAL"],
+    run: (c) => boundaries.decline(c.tx, c.principal.id, c.params.pairId, c.params.id, c.body?.reason, c.expected),
   });
 
-  app.post("/v1/pairs/:pairId/boundaries/:id/cancel", {
-    ...guards,
-    schema: {
-      operationId: "cancelBoundary",
-      tags,
-      summary: "Take your own proposal back while it is pending",
-      description: ifMatchNote,
-      security,
-      params: boundaryParams,
-      headers: conditionalHeaders,
-      body: emptyBody,
-      response: { 200: boundarySchema, ...answerProblems("BOUNDARY_NOT_PROPOSED", "NOT_PROPOSER") },
-    },
-    handler: async (request, reply) => {
-      const expected = expectedVersion(request);
-      const { pairId, id } = request.params;
-      return runWrite(request, reply, async (tx) =>
-        written(await boundaries.cancel(tx, principalOf(request).id, pairId, id, expected)),
-      );
-    },
+  action("cancel", {
+    operationId: "cancelBoundary",
+    summary: "Take your own proposal back while it is pending",
+    description: ifMatchNote,
+    codes: ["BOUNDARY_NOT_PROPOSED", "NOT_PROPOSER"],
+    run: (c) => boundaries.cancel(c.tx, c.principal.id, c.params.pairId, c.params.id, c.expected),
   });
 
   app.post("/v1/pairs/:pairId/boundaries/:id/revisions", {
@@ -217,101 +180,46 @@ export const boundariesRoutes: FastifyPluginAsyncZod<BoundariesRoutesOptions> = 
     },
   });
 
-  app.post("/v1/pairs/:pairId/boundaries/:id/revisions/:n/accept", {
-    ...guards,
-    schema: {
-      operationId: "acceptBoundaryRevision",
-      tags,
-      summary: "Consent to your partner's revision: it becomes the version in force",
-      description: ifMatchNote,
-      security,
-      params: revisionParams,
-      headers: conditionalHeaders,
-      body: emptyBody,
-      response: { 200: boundarySchema, ...answerProblems("REVISION_NOT_PENDING", "OWN_PROPOSAL", "TIME_BOX_OVER") },
-    },
-    handler: async (request, reply) => {
-      const expected = expectedVersion(request);
-      const { pairId, id, n } = request.params;
-      return runWrite(request, reply, async (tx) =>
-        written(
-          await boundaries.answerRevision(tx, principalOf(request).id, pairId, id, n, "acceptRevision", { expected }),
-        ),
-      );
-    },
+  action("revisions/:n/accept", {
+    operationId: "acceptBoundaryRevision",
+    summary: "Consent to your partner's revision: it becomes the version in force",
+    description: ifMatchNote,
+    params: revisionParams,
+    codes: ["REVISION_NOT_PENDING", "OWN_PROPOSAL", "TIME_BOX_OVER"],
+    run: ({ tx, principal, params, expected }) =>
+      boundaries.answerRevision(tx, principal.id, params.pairId, params.id, params.n, "acceptRevision", { expected }),
   });
 
-  app.post("/v1/pairs/:pairId/boundaries/:id/revisions/:n/decline", {
-    ...guards,
-    schema: {
-      operationId: "declineBoundaryRevision",
-      tags,
-      summary: "Decline your partner's revision: the version in force stays",
-      description: ifMatchNote,
-      security,
-      params: revisionParams,
-      headers: conditionalHeaders,
-      body: declineBody,
-      response: { 200: boundarySchema, ...answerProblems("REVISION_NOT_PENDING", "OWN_PROPOSAL") },
-    },
-    handler: async (request, reply) => {
-      const expected = expectedVersion(request);
-      const { pairId, id, n } = request.params;
-      const reason = request.body?.reason;
-      return runWrite(request, reply, async (tx) =>
-        written(
-          await boundaries.answerRevision(tx, principalOf(request).id, pairId, id, n, "declineRevision", {
-            reason,
-            expected,
-          }),
-        ),
-      );
-    },
+  action("revisions/:n/decline", {
+    operationId: "declineBoundaryRevision",
+    summary: "Decline your partner's revision: the version in force stays",
+    description: ifMatchNote,
+    params: revisionParams,
+    body: declineBody,
+    codes: ["REVISION_NOT_PENDING", "OWN_PROPOSAL"],
+    run: ({ tx, principal, params, body, expected }) =>
+      boundaries.answerRevision(tx, principal.id, params.pairId, params.id, params.n, "declineRevision", {
+        reason: body?.reason,
+        expected,
+      }),
   });
 
-  app.post("/v1/pairs/:pairId/boundaries/:id/revisions/:n/cancel", {
-    ...guards,
-    schema: {
-      operationId: "cancelBoundaryRevision",
-      tags,
-      summary: "Take your own pending revision back: the version in force stays",
-      description: ifMatchNote,
-      security,
-      params: revisionParams,
-      headers: conditionalHeaders,
-      body: emptyBody,
-      response: { 200: boundarySchema, ...answerProblems("REVISION_NOT_PENDING", "NOT_PROPOSER") },
-    },
-    handler: async (request, reply) => {
-      const expected = expectedVersion(request);
-      const { pairId, id, n } = request.params;
-      return runWrite(request, reply, async (tx) =>
-        written(
-          await boundaries.answerRevision(tx, principalOf(request).id, pairId, id, n, "cancelRevision", { expected }),
-        ),
-      );
-    },
+  action("revisions/:n/cancel", {
+    operationId: "cancelBoundaryRevision",
+    summary: "Take your own pending revision back: the version in force stays",
+    description: ifMatchNote,
+    params: revisionParams,
+    codes: ["REVISION_NOT_PENDING", "NOT_PROPOSER"],
+    run: ({ tx, principal, params, expected }) =>
+      boundaries.answerRevision(tx, principal.id, params.pairId, params.id, params.n, "cancelRevision", { expected }),
   });
 
-  app.post("/v1/pairs/:pairId/boundaries/:id/withdraw", {
-    ...guards,
-    schema: {
-      operationId: "withdrawBoundaryConsent",
-      tags,
-      summary: "Withdraw your consent: the boundary is retired, at once, on your word alone",
-      description: `Either partner, at any time, without the other's approval: an agreement nobody can leave is not consent. A pending revision is cancelled first. The boundary and its versions stay on record. ${ifMatchNote}`,
-      security,
-      params: boundaryParams,
-      headers: conditionalHeaders,
-      body: withdrawBody,
-      response: { 200: boundarySchema, ...answerProblems("BOUNDARY_NOT_AGREED") },
-    },
-    handler: async (request, reply) => {
-      const expected = expectedVersion(request);
-      const { pairId, id } = request.params;
-      return runWrite(request, reply, async (tx) =>
-        written(await boundaries.withdraw(tx, principalOf(request).id, pairId, id, request.body.reason, expected)),
-      );
-    },
+  action("withdraw", {
+    operationId: "withdrawBoundaryConsent",
+    summary: "Withdraw your consent: the boundary is retired, at once, on your word alone",
+    description: `Either partner, at any time, without the other's approval: an agreement nobody can leave is not consent. A pending revision is cancelled first. The boundary and its versions stay on record. ${ifMatchNote}`,
+    body: withdrawBody,
+    codes: ["BOUNDARY_NOT_AGREED"],
+    run: (c) => boundaries.withdraw(c.tx, c.principal.id, c.params.pairId, c.params.id, c.body.reason, c.expected),
   });
 };

@@ -4,10 +4,10 @@ import {
   boundaryCloseCauses,
   boundaryStatuses,
   boundaryVersionStatuses,
-} from "../../db/schema/index.js";
+} from "../../db/schema/boundaries.js";
 import { instant } from "../../http/instant.js";
 import { pageSchema, paginationQuery } from "../../http/pagination.js";
-import { pairParams } from "../pairs/index.js";
+import { pairParams } from "../../http/params.js";
 
 const categorySchema = z.enum(boundaryCategories);
 const title = z.string().trim().min(1).max(120);

@@ -5,11 +5,16 @@ import type { RunWrite } from "../../http/idempotency.js";
 import type { SweepTask } from "../../sweep.js";
 import type { HistoryService } from "../history/index.js";
 import type { PairsService } from "../pairs/index.js";
+import { eraseWordsOf, exportBatches } from "./boundaries.account.js";
+import { figuresFor, inboxFor } from "./boundaries.reads.js";
 import { boundariesRoutes } from "./boundaries.routes.js";
 import { createBoundariesService } from "./boundaries.service.js";
+import { createBoundaryStore } from "./boundaries.store.js";
+import { createBoundariesSweep } from "./boundaries.sweep.js";
 
-export { transitions } from "./boundaries.machine.js";
-export { type BoundariesService, boundaryEventTypes } from "./boundaries.service.js";
+export { type BoundaryAction, type BoundaryState, transitions } from "./boundaries.machine.js";
+export type { BoundariesService } from "./boundaries.service.js";
+export { boundaryEventTypes } from "./boundaries.store.js";
 
 export type BoundariesModuleOptions = {
   db: Db;
@@ -22,14 +27,18 @@ export type BoundariesModuleOptions = {
 /**
  * Boundaries agreed by consent, revised by consent, left at will. Answers
  * the service (its `endForPair` is this module's part of the leaving rule),
- * the sweep tasks for time boxes and reviews, and the routes.
+ * the sweep tasks for time boxes and reviews, the routes, the read models
+ * the consistency module asks for, and its part of export and deletion.
  */
 export function createBoundariesModule(options: BoundariesModuleOptions) {
-  const service = createBoundariesService(options);
+  const { db, clock, pairs } = options;
+  const store = createBoundaryStore({ history: options.history });
+  const service = createBoundariesService({ db, clock, pairs, store });
+  const sweep = createBoundariesSweep({ db, pairs, store });
   const sweepTasks: SweepTask[] = [
-    { name: "boundaryProposalsUnaccepted", run: (now) => service.cancelUnacceptedProposals(now) },
-    { name: "boundaryTimeBoxes", run: (now) => service.endPastTimeBoxes(now) },
-    { name: "boundaryReviews", run: (now) => service.emitDueReviews(now) },
+    { name: "boundaryProposalsUnaccepted", run: (now) => sweep.cancelUnacceptedProposals(now) },
+    { name: "boundaryTimeBoxes", run: (now) => sweep.endPastTimeBoxes(now) },
+    { name: "boundaryReviews", run: (now) => sweep.emitDueReviews(now) },
   ];
   const plugin = async (app: Parameters<typeof boundariesRoutes>[0], routeOptions: { requireMember: AccessHook }) => {
     await app.register(boundariesRoutes, {
@@ -38,10 +47,15 @@ export function createBoundariesModule(options: BoundariesModuleOptions) {
       requireMember: routeOptions.requireMember,
     });
   };
+  // Read models for the consistency figures and the inbox (the consistency module's ports; app.ts wires).
+  const figures = {
+    figuresFor: (pairId: string, since: Date | null) => figuresFor(db, pairId, since),
+    inboxFor: (pairId: string, userId: string, now: Date) => inboxFor(db, pairId, userId, now),
+  };
   // Taking data along and leaving it behind (the account module asks).
   const accountData = {
-    exportParts: [{ name: "boundaries", batches: service.exportBatches }],
-    eraseWordsOf: service.eraseWordsOf,
+    exportParts: [{ name: "boundaries", batches: exportBatches }],
+    eraseWordsOf,
   };
-  return { service, sweepTasks, plugin, accountData };
+  return { service, sweepTasks, plugin, figures, accountData };
 }

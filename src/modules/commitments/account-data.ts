@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, inArray, ne, or, sql } from "drizzle-orm";
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { Executor, Tx } from "../../db/client.js";
-import { commitmentRequests, commitments, series } from "../../db/schema/index.js";
+import { commitmentRequests, commitments, series } from "../../db/schema/commitments.js";
 import { toCommitment } from "./commitments.service.js";
 import { toRequest } from "./requests.service.js";
 import { toSeries } from "./series.service.js";

@@ -1,15 +1,13 @@
-import type { FastifyInstance } from "fastify";
-import type { FastifyPluginAsyncZod, ZodTypeProvider } from "fastify-type-provider-zod";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import type { Tx } from "../../db/client.js";
 import type { ErrorCode } from "../../errors/catalogue.js";
-import { noBody } from "../../http/body.js";
+import { actionsOn } from "../../http/action.js";
 import { conditionalHeaders, etagOf, expectedVersion, notModified } from "../../http/etag.js";
 import type { AccessHook } from "../../http/hooks.js";
 import type { RunWrite } from "../../http/idempotency.js";
 import { authenticatedProblems, bearerSecurity, problems, writeProblems } from "../../http/openapi.js";
-import { type Principal, principalOf } from "../../http/principal.js";
-import { pairParams } from "../pairs/index.js";
+import { pairParams } from "../../http/params.js";
+import { principalOf } from "../../http/principal.js";
 import {
   acknowledgementBody,
   type Commitment,
@@ -36,63 +34,18 @@ const tags = ["commitments"];
 const security = bearerSecurity;
 const stateProblems: ErrorCode[] = [...writeProblems, "NOT_FOUND", "PRECONDITION_FAILED", "PAIR_ENDED"];
 
-type ActionContext<B> = {
-  tx: Tx;
-  principal: Principal;
-  pairId: string;
-  commitmentId: string;
-  body: B;
-  expected?: number;
-};
-
-/** One follow-through step: POST …/commitments/{id}/<path>, answering the commitment with its new ETag. */
-function action<B extends z.ZodType>(
-  app: FastifyInstance,
-  options: CommitmentsRoutesOptions,
-  path: string,
-  definition: {
-    operationId: string;
-    summary: string;
-    description?: string;
-    body?: B;
-    codes: ErrorCode[];
-    run: (context: ActionContext<z.infer<B>>) => Promise<Commitment>;
-  },
-): void {
-  app.withTypeProvider<ZodTypeProvider>().post(`/v1/pairs/:pairId/commitments/:commitmentId/${path}`, {
-    onRequest: app.authenticate,
-    preValidation: options.requireMember,
-    schema: {
-      operationId: definition.operationId,
-      tags,
-      summary: definition.summary,
-      ...(definition.description ? { description: definition.description } : {}),
-      security,
-      params: commitmentParams,
-      headers: conditionalHeaders,
-      // Steps without input still refuse unknown fields.
-      body: definition.body ?? noBody,
-      response: { 200: commitmentSchema, ...problems(...stateProblems, ...definition.codes) },
-    },
-    handler: async (request, reply) => {
-      const expected = expectedVersion(request);
-      return options.runWrite(request, reply, async (tx) => {
-        const commitment = await definition.run({
-          tx,
-          principal: principalOf(request),
-          pairId: request.params.pairId,
-          commitmentId: request.params.commitmentId,
-          body: request.body as z.infer<B>,
-          ...(expected === undefined ? {} : { expected }),
-        });
-        return { status: 200, body: commitment, headers: { etag: etagOf(commitment.version) } };
-      });
-    },
-  });
-}
-
 export const commitmentsRoutes: FastifyPluginAsyncZod<CommitmentsRoutesOptions> = async (app, options) => {
   const { commitments, runWrite, requireMember } = options;
+  // One follow-through step: POST …/commitments/{id}/<path>, answering the commitment with its new ETag.
+  const action = actionsOn(app, {
+    url: "/v1/pairs/:pairId/commitments/:commitmentId",
+    tags,
+    preValidation: requireMember,
+    runWrite,
+    params: commitmentParams,
+    response: commitmentSchema,
+    versionOf: (commitment) => commitment.version,
+  });
 
   app.post("/v1/pairs/:pairId/commitments", {
     onRequest: app.authenticate,
@@ -194,71 +147,75 @@ export const commitmentsRoutes: FastifyPluginAsyncZod<CommitmentsRoutesOptions> 
     },
   });
 
-  action(app, options, "report", {
+  action("report", {
     operationId: "reportCommitment",
     summary: "Report kept or missed (owner)",
     description:
       "Open, lapsed (a late report) or disputed (a revision, which restarts the confirmation window). The partner then confirms or disputes.",
     body: reportBody,
     codes: ["OWNER_ONLY", "NOT_REPORTABLE"],
-    run: (c) => commitments.report(c.tx, c.principal, c.pairId, c.commitmentId, c.body, c.expected),
+    run: (c) => commitments.report(c.tx, c.principal, c.params.pairId, c.params.commitmentId, c.body, c.expected),
   });
-  action(app, options, "confirm", {
+  action("confirm", {
     operationId: "confirmCommitment",
     summary: "Confirm the report (partner); on a disputed report, withdraws the dispute",
     codes: ["PARTNER_ONLY", "NOTHING_TO_CONFIRM"],
-    run: (c) => commitments.confirm(c.tx, c.principal, c.pairId, c.commitmentId, c.expected),
+    run: (c) => commitments.confirm(c.tx, c.principal, c.params.pairId, c.params.commitmentId, c.expected),
   });
-  action(app, options, "dispute", {
+  action("dispute", {
     operationId: "disputeCommitment",
     summary: "Dispute the report, with a note (partner)",
     body: disputeBody,
     codes: ["PARTNER_ONLY", "NOTHING_TO_DISPUTE"],
-    run: (c) => commitments.dispute(c.tx, c.principal, c.pairId, c.commitmentId, c.body.note, c.expected),
+    run: (c) => commitments.dispute(c.tx, c.principal, c.params.pairId, c.params.commitmentId, c.body.note, c.expected),
   });
-  action(app, options, "withdraw", {
+  action("withdraw", {
     operationId: "withdrawCommitment",
     summary: "Withdraw before it is due, with a reason (owner); not a miss",
     body: withdrawBody,
     codes: ["OWNER_ONLY", "COMMITMENT_NOT_OPEN", "PAST_DUE"],
-    run: (c) => commitments.withdraw(c.tx, c.principal, c.pairId, c.commitmentId, c.body.reason, c.expected),
+    run: (c) =>
+      commitments.withdraw(c.tx, c.principal, c.params.pairId, c.params.commitmentId, c.body.reason, c.expected),
   });
-  action(app, options, "reschedule", {
+  action("reschedule", {
     operationId: "proposeReschedule",
     summary: "Propose a new due time before it is due (owner); it applies only if the partner accepts",
     body: rescheduleBody,
     codes: ["OWNER_ONLY", "COMMITMENT_NOT_OPEN", "PAST_DUE", "RESCHEDULE_PENDING"],
-    run: (c) => commitments.proposeReschedule(c.tx, c.principal, c.pairId, c.commitmentId, c.body, c.expected),
+    run: (c) =>
+      commitments.proposeReschedule(c.tx, c.principal, c.params.pairId, c.params.commitmentId, c.body, c.expected),
   });
-  action(app, options, "reschedule/accept", {
+  action("reschedule/accept", {
     operationId: "acceptReschedule",
     summary: "Accept the proposed time (partner)",
     codes: ["PARTNER_ONLY", "NO_PENDING_RESCHEDULE", "RESCHEDULE_EXPIRED"],
-    run: (c) => commitments.acceptReschedule(c.tx, c.principal, c.pairId, c.commitmentId, c.expected),
+    run: (c) => commitments.acceptReschedule(c.tx, c.principal, c.params.pairId, c.params.commitmentId, c.expected),
   });
-  action(app, options, "reschedule/decline", {
+  action("reschedule/decline", {
     operationId: "declineReschedule",
     summary: "Decline the proposed time (partner); the original time stays",
     codes: ["PARTNER_ONLY", "NO_PENDING_RESCHEDULE", "RESCHEDULE_EXPIRED"],
-    run: (c) => commitments.declineReschedule(c.tx, c.principal, c.pairId, c.commitmentId, c.expected),
+    run: (c) => commitments.declineReschedule(c.tx, c.principal, c.params.pairId, c.params.commitmentId, c.expected),
   });
-  action(app, options, "reschedule/cancel", {
+  action("reschedule/cancel", {
     operationId: "cancelReschedule",
     summary: "Take back the proposed time (owner)",
     codes: ["OWNER_ONLY", "NO_PENDING_RESCHEDULE"],
-    run: (c) => commitments.cancelReschedule(c.tx, c.principal, c.pairId, c.commitmentId, c.expected),
+    run: (c) => commitments.cancelReschedule(c.tx, c.principal, c.params.pairId, c.params.commitmentId, c.expected),
   });
-  action(app, options, "acknowledgement", {
+  action("acknowledgement", {
     operationId: "acknowledgeMiss",
     summary: "Take responsibility for a miss or lapse: what happened, what will change (owner)",
     body: acknowledgementBody,
     codes: ["OWNER_ONLY", "NOTHING_TO_ACKNOWLEDGE", "ALREADY_ACKNOWLEDGED"],
-    run: (c) => commitments.acknowledge(c.tx, c.principal, c.pairId, c.commitmentId, c.body.text, c.expected),
+    run: (c) =>
+      commitments.acknowledge(c.tx, c.principal, c.params.pairId, c.params.commitmentId, c.body.text, c.expected),
   });
-  action(app, options, "acknowledgement/accept", {
+  action("acknowledgement/accept", {
     operationId: "acceptAcknowledgement",
     summary: "Accept the acknowledgement (partner)",
     codes: ["PARTNER_ONLY", "NO_ACKNOWLEDGEMENT", "ACKNOWLEDGEMENT_ALREADY_ACCEPTED"],
-    run: (c) => commitments.acceptAcknowledgement(c.tx, c.principal, c.pairId, c.commitmentId, c.expected),
+    run: (c) =>
+      commitments.acceptAcknowledgement(c.tx, c.principal, c.params.pairId, c.params.commitmentId, c.expected),
   });
 };

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Clock } from "../../clock.js";
 import type { Db, Executor, Tx } from "../../db/client.js";
 import { columnList, insertSelect, rowFrom } from "../../db/rows.js";
-import { commitments } from "../../db/schema/index.js";
+import { commitments } from "../../db/schema/commitments.js";
 import { AppError, notFound } from "../../errors/app-error.js";
 import { assertVersion } from "../../http/etag.js";
 import { decodeCursor, type Page, pageOf } from "../../http/pagination.js";

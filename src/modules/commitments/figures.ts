@@ -1,7 +1,7 @@
 import { eq, sql } from "drizzle-orm";
 import type { Db, Executor } from "../../db/client.js";
-import { commitmentFigureTotals } from "../../db/schema/index.js";
-import type { BucketCounts, CommitmentFigureRow, InboxItem } from "../history/index.js";
+import { commitmentFigureTotals } from "../../db/schema/commitments.js";
+import type { BucketCounts, CommitmentFigureRow, InboxItem } from "../consistency/index.js";
 
 /**
  * Where a commitment stands for the figures, from its row alone (the edge

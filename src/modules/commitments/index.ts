@@ -15,7 +15,10 @@ import { createRequestsService } from "./requests.service.js";
 import { seriesRoutes } from "./series.routes.js";
 import { createSeriesService } from "./series.service.js";
 
+/** The categories a commitment may have (the figures break down by them). */
+export { commitmentCategories } from "../../db/schema/commitments.js";
 export type { CommitmentsService } from "./commitments.service.js";
+export { type CommitmentAction, type CommitmentStatus, commitmentRules } from "./state-machine.js";
 
 export type CommitmentsModuleOptions = {
   db: Db;
@@ -72,7 +75,7 @@ export function createCommitmentsModule(options: CommitmentsModuleOptions) {
     await app.register(requestsRoutes, { requests, runWrite: options.runWrite, ...routeOptions });
     await app.register(seriesRoutes, { series, runWrite: options.runWrite, ...routeOptions });
   };
-  // Read models for the consistency figures, the trend and the inbox (the history module asks; app.ts wires).
+  // Read models for the consistency figures, the trend and the inbox (the consistency module's ports; app.ts wires).
   const figures = {
     figuresFor: (pairId: string, since: Date | null) => figuresFor(db, pairId, since),
     bucketsFor: (pairId: string, ownerId: string, bounds: Date[]) => bucketsFor(db, pairId, ownerId, bounds),

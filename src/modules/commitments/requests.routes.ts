@@ -5,8 +5,8 @@ import { conditionalHeaders, etagOf, expectedVersion, notModified } from "../../
 import type { AccessHook } from "../../http/hooks.js";
 import type { RunWrite } from "../../http/idempotency.js";
 import { authenticatedProblems, bearerSecurity, problems, writeProblems } from "../../http/openapi.js";
+import { pairParams } from "../../http/params.js";
 import { principalOf } from "../../http/principal.js";
-import { pairParams } from "../pairs/index.js";
 import {
   acceptedRequestSchema,
   createRequestBody,

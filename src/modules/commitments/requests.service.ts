@@ -2,7 +2,7 @@ import { and, desc, eq, lt, lte } from "drizzle-orm";
 import { z } from "zod";
 import type { Clock } from "../../clock.js";
 import type { Db, Tx } from "../../db/client.js";
-import { commitmentRequests } from "../../db/schema/index.js";
+import { commitmentRequests } from "../../db/schema/commitments.js";
 import { AppError, notFound } from "../../errors/app-error.js";
 import { assertVersion } from "../../http/etag.js";
 import { decodeCursor, type Page, pageOf } from "../../http/pagination.js";

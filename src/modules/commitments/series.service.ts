@@ -1,7 +1,7 @@
 import { and, asc, eq, lt, sql } from "drizzle-orm";
 import type { Clock } from "../../clock.js";
 import type { Db, Executor, Tx } from "../../db/client.js";
-import { series } from "../../db/schema/index.js";
+import { series } from "../../db/schema/commitments.js";
 import { AppError, notFound } from "../../errors/app-error.js";
 import type { Principal } from "../../http/principal.js";
 import { isUuid, uuidv7 } from "../../ids.js";

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { AccessHook } from "../../http/hooks.js";
 import { authenticatedProblems, bearerSecurity, problems } from "../../http/openapi.js";
+import { pairParams } from "../../http/params.js";
 import { principalOf } from "../../http/principal.js";
-import { pairParams } from "../pairs/index.js";
 import {
   checkpointSchema,
   eventListQuery,

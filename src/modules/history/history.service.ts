@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import type { Clock } from "../../clock.js";
 import type { Db, Executor, Tx } from "../../db/client.js";
 import { executeNamed } from "../../db/named.js";
-import { eventHeads, events } from "../../db/schema/index.js";
+import { eventHeads, events } from "../../db/schema/history.js";
 import { afterCommit } from "../../db/transaction.js";
 import type { Page } from "../../http/pagination.js";
 import type { KeyRing } from "../auth/index.js";

@@ -3,9 +3,6 @@ import type { Clock } from "../../clock.js";
 import type { Db } from "../../db/client.js";
 import type { AccessHook } from "../../http/hooks.js";
 import type { KeyRing } from "../auth/index.js";
-import { consistencyRoutes } from "./consistency.routes.js";
-import { createConsistencyService } from "./consistency.service.js";
-import type { ConsistencySources } from "./consistency.sources.js";
 import { historyRoutes } from "./history.routes.js";
 import { createHistoryService } from "./history.service.js";
 import type { VerificationStats } from "./verification.js";
@@ -18,15 +15,7 @@ declare module "fastify" {
 }
 
 export { canonicalEvent, canonicalEventAround, chainHash, GENESIS_HASH } from "./chain.js";
-export type {
-  BoundaryFigures,
-  BucketCounts,
-  CommitmentCounts,
-  CommitmentFigureRow,
-  ConsistencySources,
-  InboxItem,
-} from "./consistency.sources.js";
-export type { PairEvent } from "./history.schemas.js";
+export { eventSchema, type PairEvent } from "./history.schemas.js";
 export { CHECKPOINT_TYPE, EVENTS_CHANNEL, type HistoryService, type NewEvent } from "./history.service.js";
 export { LONG_SUFFIX_EVENTS, VERIFICATION_REUSE_MS, type VerificationStats } from "./verification.js";
 
@@ -35,19 +24,6 @@ export function createHistoryModule(options: { db: Db; clock: Clock; keys: KeyRi
   const service = createHistoryService(options);
   const plugin = async (app: Parameters<typeof historyRoutes>[0], routeOptions: { requireMember: AccessHook }) => {
     await app.register(historyRoutes, { history: service, requireMember: routeOptions.requireMember });
-  };
-  return { service, plugin };
-}
-
-/**
- * Consistency figures, their weekly trend and the inbox: read models over
- * what the commitments and boundaries modules answer (`sources`), built
- * after them in app.ts.
- */
-export function createConsistencyModule(options: { clock: Clock; sources: ConsistencySources }) {
-  const service = createConsistencyService(options);
-  const plugin = async (app: Parameters<typeof consistencyRoutes>[0], routeOptions: { requireMember: AccessHook }) => {
-    await app.register(consistencyRoutes, { consistency: service, requireMember: routeOptions.requireMember });
   };
   return { service, plugin };
 }

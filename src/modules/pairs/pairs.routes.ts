@@ -5,15 +5,9 @@ import type { AccessHook } from "../../http/hooks.js";
 import type { RunWrite } from "../../http/idempotency.js";
 import { authenticatedProblems, bearerSecurity, problems, writeProblems } from "../../http/openapi.js";
 import { paginationQuery } from "../../http/pagination.js";
+import { pairParams } from "../../http/params.js";
 import { principalOf } from "../../http/principal.js";
-import {
-  currentInviteSchema,
-  inviteSchema,
-  joinPairBody,
-  pairPageSchema,
-  pairParams,
-  pairSchema,
-} from "./pairs.schemas.js";
+import { currentInviteSchema, inviteSchema, joinPairBody, pairPageSchema, pairSchema } from "./pairs.schemas.js";
 import type { PairsService } from "./pairs.service.js";
 
 export type PairsRoutesOptions = {

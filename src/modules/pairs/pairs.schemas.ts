@@ -40,9 +40,6 @@ export const pairSchema = z
 
 export const pairPageSchema = pageSchema(pairSchema).meta({ id: "PairPage" });
 
-/** Path ids are checked by the service (a malformed id is a 404, like any id that is not yours). */
-export const pairParams = z.object({ pairId: z.string().max(64) });
-
 export type Invite = z.infer<typeof inviteSchema>;
 export type CurrentInvite = z.infer<typeof currentInviteSchema>;
 export type Pair = z.infer<typeof pairSchema>;

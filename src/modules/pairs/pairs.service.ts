@@ -6,7 +6,7 @@ import type { Db, Executor, Tx } from "../../db/client.js";
 import { uniqueViolation } from "../../db/errors.js";
 import { executeNamed } from "../../db/named.js";
 import { columnList, rowFrom } from "../../db/rows.js";
-import { invites, pairMembers, pairs } from "../../db/schema/index.js";
+import { invites, pairMembers, pairs } from "../../db/schema/pairs.js";
 import { AppError, notFound } from "../../errors/app-error.js";
 import { decodeCursor, type Page, pageOf } from "../../http/pagination.js";
 import type { Principal } from "../../http/principal.js";

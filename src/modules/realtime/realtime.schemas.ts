@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { eventSchema } from "../history/history.schemas.js";
+import { eventSchema } from "../history/index.js";
 
 export const ticketSchema = z
   .object({

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { and, eq, gt, isNull, lt, sql } from "drizzle-orm";
 import type { Clock } from "../../clock.js";
 import type { Db } from "../../db/client.js";
-import { streamTickets } from "../../db/schema/index.js";
+import { streamTickets } from "../../db/schema/realtime.js";
 import { AppError } from "../../errors/app-error.js";
 import type { Principal } from "../../http/principal.js";
 

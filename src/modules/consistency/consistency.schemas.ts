@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { commitmentCategories } from "../../db/schema/commitments.js";
+import { commitmentCategories } from "../commitments/index.js";
 
 const instant = z.iso.datetime({ offset: true });
 const count = z.number().int().min(0);

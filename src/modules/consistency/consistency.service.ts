@@ -1,6 +1,6 @@
 import { Temporal } from "temporal-polyfill";
 import type { Clock } from "../../clock.js";
-import { commitmentCategories } from "../../db/schema/commitments.js";
+import { commitmentCategories } from "../commitments/index.js";
 import type { CategoryFigures, Consistency, InboxEntry, MemberFigures, Trend, Window } from "./consistency.schemas.js";
 import type { CommitmentCounts, ConsistencySources, InboxItem } from "./consistency.sources.js";
 
