@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { boolean, index, integer, pgTable, primaryKey, text, uuid } from "drizzle-orm/pg-core";
+import { boolean, foreignKey, index, integer, pgTable, primaryKey, text, uuid } from "drizzle-orm/pg-core";
 import { users } from "./auth.js";
 import { instant } from "./columns.js";
 import { pairs } from "./pairs.js";
@@ -20,7 +20,7 @@ export const commitmentCategories = [
 export const series = pgTable(
   "series",
   {
-    id: uuid("id").primaryKey(),
+    id: uuid("id").notNull(),
     pairId: uuid("pair_id")
       .notNull()
       .references(() => pairs.id),
@@ -42,6 +42,7 @@ export const series = pgTable(
     endedAt: instant("ended_at"),
   },
   (table) => [
+    primaryKey({ columns: [table.pairId, table.id] }),
     index("series_pair_idx").on(table.pairId),
     index("series_to_extend_idx")
       .on(table.generatedUntil)
@@ -55,7 +56,7 @@ const keptOnly = sql`commitment_figure_class(status, outcome, lapsed_at) = 'kept
 export const commitments = pgTable(
   "commitments",
   {
-    id: uuid("id").primaryKey(),
+    id: uuid("id").notNull(),
     pairId: uuid("pair_id")
       .notNull()
       .references(() => pairs.id),
@@ -69,7 +70,7 @@ export const commitments = pgTable(
     graceMinutes: integer("grace_minutes").notNull(),
     // due_at + grace, kept so the lapse sweep is one index range scan.
     lapsesAt: instant("lapses_at").notNull(),
-    seriesId: uuid("series_id").references(() => series.id),
+    seriesId: uuid("series_id"),
     requestId: uuid("request_id"),
     status: text("status", { enum: commitmentStatuses }).notNull(),
     outcome: text("outcome", { enum: ["kept", "missed"] }),
@@ -97,8 +98,10 @@ export const commitments = pgTable(
     updatedAt: instant("updated_at").notNull(),
   },
   (table) => [
+    primaryKey({ columns: [table.pairId, table.id] }),
+    foreignKey({ columns: [table.pairId, table.seriesId], foreignColumns: [series.pairId, series.id] }),
     index("commitments_pair_due_idx").on(table.pairId, table.dueAt, table.id),
-    index("commitments_series_idx").on(table.seriesId),
+    index("commitments_series_idx").on(table.pairId, table.seriesId),
     index("commitments_to_lapse_idx").on(table.lapsesAt).where(sql`${table.status} = 'open'`),
     index("commitments_to_autoconfirm_idx").on(table.confirmationDueAt).where(sql`${table.status} = 'reported'`),
     index("commitments_reschedule_idx").on(table.dueAt).where(sql`${table.rescheduleDueAt} IS NOT NULL`),
@@ -172,7 +175,7 @@ export const commitmentStreakBreaks = pgTable(
 export const commitmentRequests = pgTable(
   "commitment_requests",
   {
-    id: uuid("id").primaryKey(),
+    id: uuid("id").notNull(),
     pairId: uuid("pair_id")
       .notNull()
       .references(() => pairs.id),
@@ -196,6 +199,7 @@ export const commitmentRequests = pgTable(
     updatedAt: instant("updated_at").notNull(),
   },
   (table) => [
+    primaryKey({ columns: [table.pairId, table.id] }),
     index("commitment_requests_pair_idx").on(table.pairId, table.createdAt, table.id),
     index("commitment_requests_to_expire_idx").on(table.dueAt).where(sql`${table.status} = 'pending'`),
     index("commitment_requests_pending_idx").on(table.pairId, table.ownerId).where(sql`${table.status} = 'pending'`),

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { boolean, index, pgTable, primaryKey, text, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { boolean, foreignKey, index, pgTable, primaryKey, text, unique, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { users } from "./auth.js";
 import { instant } from "./columns.js";
 
@@ -13,6 +13,25 @@ export const pairs = pgTable("pairs", {
   endReason: text("end_reason"),
 });
 
+/**
+ * Each person's one active pair, keyed by the person: its primary key is
+ * what keeps anyone from being in two active pairs, whatever the code does.
+ * Written with the memberships, in the transaction that forms or ends the
+ * pair. Keyed by person, not by pair: on Citus a reference table (see
+ * src/db/citus/distribute.sql), so no key to the distributed `pairs`.
+ */
+export const activePairMembers = pgTable(
+  "active_pair_members",
+  {
+    userId: uuid("user_id")
+      .primaryKey()
+      .references(() => users.id),
+    pairId: uuid("pair_id").notNull(),
+  },
+  // What an active membership's foreign key points at.
+  (table) => [unique("active_pair_members_user_pair_key").on(table.userId, table.pairId)],
+);
+
 export const pairMembers = pgTable(
   "pair_members",
   {
@@ -23,13 +42,22 @@ export const pairMembers = pgTable(
       .notNull()
       .references(() => users.id),
     joinedAt: instant("joined_at").notNull(),
-    // True while the pair is active: the partial unique index below is what
-    // keeps anyone from being in two active pairs, whatever the code does.
+    // True while the pair is active.
     active: boolean("active").notNull(),
+    // The pair while active, null after: an active membership must be its
+    // person's row in `active_pair_members` (the foreign key below), so the
+    // database holds one active pair per person, whatever writes here. The
+    // trigger `pair_members_one_active_pair` (src/db/sql/) refuses a second
+    // one first, as the unique violation it is.
+    activePairId: uuid("active_pair_id").generatedAlwaysAs(sql`CASE WHEN active THEN pair_id END`),
   },
   (table) => [
     primaryKey({ columns: [table.pairId, table.userId] }),
-    uniqueIndex("pair_members_one_active_pair").on(table.userId).where(sql`${table.active}`),
+    foreignKey({
+      name: "pair_members_active_pair_fk",
+      columns: [table.userId, table.activePairId],
+      foreignColumns: [activePairMembers.userId, activePairMembers.pairId],
+    }),
     index("pair_members_user_idx").on(table.userId),
   ],
 );
@@ -47,7 +75,9 @@ export const invites = pgTable(
     createdAt: instant("created_at").notNull(),
     expiresAt: instant("expires_at").notNull(),
     closedAt: instant("closed_at"),
-    pairId: uuid("pair_id").references(() => pairs.id),
+    // The pair it formed. No key to `pairs`: an invite exists before its pair and, keyed by
+    // its code, stays on the coordinator under Citus, which cannot reference a distributed table.
+    pairId: uuid("pair_id"),
   },
   (table) => [
     uniqueIndex("invites_code_hash_key").on(table.codeHash),

@@ -1,7 +1,6 @@
 import { index, pgTable, text, uuid } from "drizzle-orm/pg-core";
 import { users } from "./auth.js";
 import { instant } from "./columns.js";
-import { pairs } from "./pairs.js";
 
 /** Single-use tickets that let a browser open the stream without putting a token in a URL. */
 export const streamTickets = pgTable(
@@ -13,9 +12,9 @@ export const streamTickets = pgTable(
       .notNull()
       .references(() => users.id),
     familyId: uuid("family_id").notNull(),
-    pairId: uuid("pair_id")
-      .notNull()
-      .references(() => pairs.id),
+    // No key to `pairs`: a ticket is found by its hash alone, so under Citus tickets stay on the
+    // coordinator, which cannot reference a distributed table (src/db/citus/distribute.sql).
+    pairId: uuid("pair_id").notNull(),
     createdAt: instant("created_at").notNull(),
     expiresAt: instant("expires_at").notNull(),
     usedAt: instant("used_at"),

@@ -157,7 +157,7 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
     const [updated] = await tx
       .update(commitments)
       .set({ ...change.set, version: row.version + 1, updatedAt: clock.now() })
-      .where(eq(commitments.id, row.id))
+      .where(and(eq(commitments.pairId, row.pairId), eq(commitments.id, row.id)))
       .returning();
     if (!updated) throw new Error("commitment vanished");
     await appendAll(tx, updated, change);

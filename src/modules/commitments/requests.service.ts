@@ -63,7 +63,7 @@ export function createRequestsService(deps: RequestsServiceDeps) {
     const [updated] = await tx
       .update(commitmentRequests)
       .set({ ...set, version: row.version + 1, updatedAt: clock.now() })
-      .where(eq(commitmentRequests.id, row.id))
+      .where(and(eq(commitmentRequests.pairId, row.pairId), eq(commitmentRequests.id, row.id)))
       .returning();
     if (!updated) throw new Error("request vanished");
     return updated;
@@ -244,7 +244,13 @@ export function createRequestsService(deps: RequestsServiceDeps) {
         const [row] = await tx
           .select()
           .from(commitmentRequests)
-          .where(and(eq(commitmentRequests.id, c.id), eq(commitmentRequests.status, "pending")))
+          .where(
+            and(
+              eq(commitmentRequests.pairId, c.pairId),
+              eq(commitmentRequests.id, c.id),
+              eq(commitmentRequests.status, "pending"),
+            ),
+          )
           .for("update", { skipLocked: true });
         if (row?.status !== "pending" || row.dueAt > now) return false;
         const expired = await update(tx, row, { status: "expired", answeredAt: now });

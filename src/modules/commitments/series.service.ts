@@ -81,7 +81,10 @@ export function createSeriesService(deps: SeriesServiceDeps) {
       );
     }
     const exhausted = nextOccurrenceAfter({ ...base, after: new Date(until.getTime() - 1) }) === null;
-    await tx.update(series).set({ generatedUntil: until, exhausted }).where(eq(series.id, row.id));
+    await tx
+      .update(series)
+      .set({ generatedUntil: until, exhausted })
+      .where(and(eq(series.pairId, row.pairId), eq(series.id, row.id)));
     return created;
   }
 
@@ -157,7 +160,7 @@ export function createSeriesService(deps: SeriesServiceDeps) {
       const [ended] = await tx
         .update(series)
         .set({ status: "ended", endedAt: now })
-        .where(eq(series.id, row.id))
+        .where(and(eq(series.pairId, row.pairId), eq(series.id, row.id)))
         .returning();
       if (!ended) throw new Error("series vanished");
       await record(tx, ended, "series.ended", actorId, { cause });
@@ -196,7 +199,11 @@ export function createSeriesService(deps: SeriesServiceDeps) {
         .where(and(eq(series.status, "active"), sql`NOT ${series.exhausted}`, lt(series.generatedUntil, until)))
         .limit(200);
       return deps.perPair(candidates, async (tx, c) => {
-        const [row] = await tx.select().from(series).where(eq(series.id, c.id)).for("update", { skipLocked: true });
+        const [row] = await tx
+          .select()
+          .from(series)
+          .where(and(eq(series.pairId, c.pairId), eq(series.id, c.id)))
+          .for("update", { skipLocked: true });
         if (row?.status !== "active" || row.exhausted || row.generatedUntil >= until) return false;
         const from = new Date(Math.max(row.generatedUntil.getTime(), now.getTime()));
         await generate(tx, row, from, until, null);

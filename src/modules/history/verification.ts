@@ -2,7 +2,7 @@ import { and, asc, eq, gt, lte } from "drizzle-orm";
 import { BoundedMap } from "../../bounded-map.js";
 import type { Clock } from "../../clock.js";
 import type { Db } from "../../db/client.js";
-import { events } from "../../db/schema/index.js";
+import { events } from "../../db/schema/history.js";
 import { chainHash, GENESIS_HASH } from "./chain.js";
 import type { Verification } from "./history.schemas.js";
 

@@ -6,7 +6,7 @@ import type { Db, Executor, Tx } from "../../db/client.js";
 import { uniqueViolation } from "../../db/errors.js";
 import { executeNamed } from "../../db/named.js";
 import { columnList, rowFrom } from "../../db/rows.js";
-import { invites, pairMembers, pairs } from "../../db/schema/pairs.js";
+import { activePairMembers, invites, pairMembers, pairs } from "../../db/schema/pairs.js";
 import { AppError, notFound } from "../../errors/app-error.js";
 import { decodeCursor, type Page, pageOf } from "../../http/pagination.js";
 import type { Principal } from "../../http/principal.js";
@@ -46,7 +46,7 @@ export function createPairsService(deps: PairsServiceDeps) {
   async function toPairs(rows: PairRow[], executor: Executor): Promise<Pair[]> {
     if (rows.length === 0) return [];
     const members = await executor
-      .select()
+      .select({ pairId: pairMembers.pairId, userId: pairMembers.userId, joinedAt: pairMembers.joinedAt })
       .from(pairMembers)
       .where(
         inArray(
@@ -81,9 +81,9 @@ export function createPairsService(deps: PairsServiceDeps) {
 
   async function activePairOf(userId: string, executor: Executor = db): Promise<string | null> {
     const [row] = await executor
-      .select({ pairId: pairMembers.pairId })
-      .from(pairMembers)
-      .where(and(eq(pairMembers.userId, userId), eq(pairMembers.active, true)));
+      .select({ pairId: activePairMembers.pairId })
+      .from(activePairMembers)
+      .where(eq(activePairMembers.userId, userId));
     return row?.pairId ?? null;
   }
 
@@ -206,7 +206,8 @@ export function createPairsService(deps: PairsServiceDeps) {
     /**
      * Forms a pair from an invite, atomically: the invite row is locked, so
      * of two people joining one code at once exactly one succeeds; the
-     * partial unique index on active memberships settles every other race.
+     * primary key of `active_pair_members` (one row per person) settles
+     * every other race.
      */
     async join(tx: Tx, principal: Principal, typedCode: string): Promise<Pair> {
       const now = clock.now();
@@ -231,6 +232,10 @@ export function createPairsService(deps: PairsServiceDeps) {
       const [row] = await tx.insert(pairs).values({ id: pairId, status: "active", createdAt: now }).returning();
       if (!row) throw new Error("insert returned no row");
       try {
+        await tx.insert(activePairMembers).values([
+          { userId: invite.inviterId, pairId },
+          { userId: principal.id, pairId },
+        ]);
         await tx.insert(pairMembers).values([
           { pairId, userId: invite.inviterId, joinedAt: now, active: true },
           { pairId, userId: principal.id, joinedAt: now, active: true },
@@ -355,7 +360,21 @@ export function createPairsService(deps: PairsServiceDeps) {
         .set({ status: "ended", endedAt: now, endedBy: actorId, endReason: reason })
         .where(eq(pairs.id, pairId))
         .returning();
-      await tx.update(pairMembers).set({ active: false }).where(eq(pairMembers.pairId, pairId));
+      // Memberships first: an active one must have its row in active_pair_members.
+      const released = await tx
+        .update(pairMembers)
+        .set({ active: false })
+        .where(eq(pairMembers.pairId, pairId))
+        .returning({ userId: pairMembers.userId });
+      await tx.delete(activePairMembers).where(
+        and(
+          inArray(
+            activePairMembers.userId,
+            released.map((member) => member.userId),
+          ),
+          eq(activePairMembers.pairId, pairId),
+        ),
+      );
       await history.append(tx, {
         pairId,
         type: "pair.ended",
