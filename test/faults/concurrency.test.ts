@@ -223,6 +223,36 @@ describe("concurrency", () => {
     }
   });
 
+  it("two people joining each other's invite at once form one pair; the other join is refused, never a deadlock", async () => {
+    for (let round = 0; round < 10; round++) {
+      const [first, second] = await Promise.all([registerUser(t), registerUser(t)]);
+      const [firstInvite, secondInvite] = await Promise.all([
+        t.http.post("/v1/invites").set(first.auth).expect(201),
+        t.http.post("/v1/invites").set(second.auth).expect(201),
+      ]);
+      const responses = await Promise.all([
+        t.http.post("/v1/pairs").set(first.auth).send({ inviteCode: secondInvite.body.code }),
+        t.http.post("/v1/pairs").set(second.auth).send({ inviteCode: firstInvite.body.code }),
+      ]);
+      // A deadlock would answer 503 DATABASE_UNAVAILABLE; the loser gets what a later join gets: its invite was revoked.
+      expect(tally(responses.map((r) => r.status))).toEqual({ 201: 1, 409: 1 });
+      const refused = responses.find((r) => r.status === 409);
+      expect(refused?.body.code).toBe("INVITE_REVOKED");
+      const formed = responses.find((r) => r.status === 201);
+      for (const user of [first, second]) {
+        expect(await count("SELECT count(*) FROM pair_members WHERE user_id = $1 AND active", [user.id])).toBe(1);
+        expect(await count("SELECT count(*) FROM pair_members WHERE user_id = $1", [user.id])).toBe(1);
+        const pairs = await t.http.get("/v1/pairs").set(user.auth).expect(200);
+        expect(pairs.body.data.map((p: { id: string }) => p.id)).toEqual([formed?.body.id]);
+      }
+      expect(
+        await count("SELECT count(*) FROM invites WHERE inviter_id = ANY($1) AND status = 'pending'", [
+          [first.id, second.id],
+        ]),
+      ).toBe(0);
+    }
+  });
+
   it("creates racing the partner's confirms and profile changes in one pair all succeed (one lock order, no deadlock)", async () => {
     const { pairId, inviter: owner, joiner: partner } = await linkPair(t);
     const create = (title: string) =>

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, ne, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
 import { BoundedMap } from "../../bounded-map.js";
 import type { Clock } from "../../clock.js";
@@ -213,14 +213,25 @@ export function createPairsService(deps: PairsServiceDeps) {
       const now = clock.now();
       const code = normaliseInviteCode(typedCode);
       if (!code) throw new AppError("INVITE_NOT_FOUND");
-      const byCode = eq(invites.codeHash, hashInviteCode(code));
+      const codeHash = hashInviteCode(code);
+      const byCode = eq(invites.codeHash, codeHash);
       const [seen] = await tx.select({ inviterId: invites.inviterId }).from(invites).where(byCode);
       if (!seen) throw new AppError("INVITE_NOT_FOUND");
+      const people = [seen.inviterId, principal.id];
       // Both people first (a deletion locks its person first, then the invites): neither can be
       // deleted while this pair forms, and one deleted meanwhile is seen here.
-      const live = await deps.lockLiveUsers(tx, [seen.inviterId, principal.id]);
+      const live = await deps.lockLiveUsers(tx, people);
       if (!live.has(principal.id)) throw new AppError("UNAUTHENTICATED");
-      const [invite] = await tx.select().from(invites).where(byCode).for("update");
+      // Then this invite and every invite the join will revoke, in one statement in id order: two
+      // people joining each other's invite at once would otherwise lock the two rows in opposite
+      // orders (deadlock); this way the second waits, then finds its invite revoked.
+      const locked = await tx
+        .select()
+        .from(invites)
+        .where(or(byCode, and(inArray(invites.inviterId, people), eq(invites.status, "pending"))))
+        .orderBy(invites.id)
+        .for("update");
+      const invite = locked.find((row) => row.codeHash === codeHash);
       if (!invite) throw new AppError("INVITE_NOT_FOUND");
       if (invite.inviterId === principal.id) throw new AppError("OWN_INVITE");
       if (invite.status === "used") throw new AppError("INVITE_USED");
