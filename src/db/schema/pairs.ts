@@ -26,6 +26,12 @@ export const pairMembers = pgTable(
     // True while the pair is active: the partial unique index below is what
     // keeps anyone from being in two active pairs, whatever the code does.
     active: boolean("active").notNull(),
+    // The member as the pair showed them when it ended (null while active): a former partner
+    // sees these, never later changes. The zone is kept for the figures even when it was not
+    // shared; deleting the account blanks the name and the sharing.
+    displayNameAtEnd: text("display_name_at_end"),
+    timeZoneAtEnd: text("time_zone_at_end"),
+    sharedTimeZoneAtEnd: boolean("shared_time_zone_at_end"),
   },
   (table) => [
     primaryKey({ columns: [table.pairId, table.userId] }),
