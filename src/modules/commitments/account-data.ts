@@ -35,11 +35,14 @@ async function* batchesOf<T extends PgTable, R, O>(
   }
 }
 
+type MemberZones = (pairId: string, executor: Executor) => Promise<Map<string, { shownTimeZone: string | null }>>;
+
 /**
  * This module's part of an account export: every commitment, every version
- * of their words, every series and request of a pair, as the API shows them.
+ * of their words, every series and request of a pair, as the API shows them
+ * to `viewerId` (a series' zone only where its owner is the viewer or shares it).
  */
-export const exportParts = [
+export const exportPartsWith = (memberZones: MemberZones) => [
   {
     name: "commitments",
     batches: (executor: Executor, pairId: string) =>
@@ -50,8 +53,13 @@ export const exportParts = [
   { name: "commitmentTexts", batches: (executor: Executor, pairId: string) => textBatches(executor, pairId) },
   {
     name: "series",
-    batches: (executor: Executor, pairId: string) =>
-      batchesOf(executor, series, series, pairId, (row: typeof series.$inferSelect) => toSeries(row)),
+    async *batches(executor: Executor, pairId: string, viewerId: string) {
+      const zones = await memberZones(pairId, executor);
+      const shared = (ownerId: string) => ownerId === viewerId || (zones.get(ownerId)?.shownTimeZone ?? null) !== null;
+      yield* batchesOf(executor, series, series, pairId, (row: typeof series.$inferSelect) =>
+        toSeries(row, shared(row.ownerId)),
+      );
+    },
   },
   {
     name: "requests",

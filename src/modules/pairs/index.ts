@@ -6,7 +6,7 @@ import { pairsRoutes } from "./pairs.routes.js";
 import { createPairsService, type PairsServiceDeps } from "./pairs.service.js";
 
 export { pairParams } from "./pairs.schemas.js";
-export type { EndReason, PairEndingHandler, PairsService } from "./pairs.service.js";
+export type { EndReason, MemberProfile, PairEndingHandler, PairsService } from "./pairs.service.js";
 
 export type PairsModuleOptions = PairsServiceDeps & {
   runWrite: RunWrite;
