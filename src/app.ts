@@ -250,8 +250,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     clock,
     sources: {
       membership: (pairId, executor) => pairs.service.membership(pairId, executor),
-      timeZones: async (userIds) =>
-        new Map([...(await auth.service.publicProfiles(userIds))].map(([id, p]) => [id, p.timeZone])),
+      // Live zones while the pair is active; those frozen at its end once it ended.
+      timeZones: async (userIds, pairId) => {
+        const zones = await pairs.service.memberZones(pairId);
+        return new Map(userIds.map((id) => [id, zones.get(id)?.timeZone ?? "UTC"]));
+      },
       commitmentFigures: commitments.figures.figuresFor,
       commitmentBuckets: commitments.figures.bucketsFor,
       boundaryFigures: boundaries.figures.figuresFor,
@@ -266,7 +269,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     pairs: pairs.service,
     history: history.service,
     exportParts: [...commitments.accountData.exportParts, ...boundaries.accountData.exportParts],
-    erasers: [commitments.accountData.eraseWordsOf, boundaries.accountData.eraseWordsOf],
+    erasers: [
+      commitments.accountData.eraseWordsOf,
+      boundaries.accountData.eraseWordsOf,
+      (tx, userId, pairIds) => pairs.service.eraseMemberSnapshots(tx, userId, pairIds),
+    ],
     publicKeys: keys.jwks,
     onLoginsEnded: auth.loginsEnded,
     onPairEnded: pairs.pairEnded,

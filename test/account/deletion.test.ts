@@ -247,6 +247,57 @@ describe("deleting my account", () => {
     await registerUser(t, { email: ben.email });
   });
 
+  it("blanks every version of the person's words on record, keeps the hashes, and leaves the partner's words", async () => {
+    const ana = await registerUser(t, { displayName: "Ana" });
+    const ben = await registerUser(t, { displayName: "Ben" });
+    const { pairId } = await linkPair(t, ana, ben);
+    type Text = {
+      n: number;
+      field: string;
+      text: string | null;
+      salt: string | null;
+      hash: string | null;
+      erased: boolean;
+    };
+    const textsOf = async (id: string): Promise<Text[]> =>
+      (await get(ana, `/v1/pairs/${pairId}/commitments/${id}/texts`)).data;
+    // Ben's commitment, edited, reported twice around Ana's dispute.
+    const bens = await createCommitment(t, pairId, ben, { title: "Bens first title", dueAt: inHours(2) });
+    await t.http
+      .patch(`/v1/pairs/${pairId}/commitments/${bens.id}`)
+      .set(ben.auth)
+      .send({ title: "Bens second title", details: "Bens details" })
+      .expect(200);
+    await step(t, pairId, ben, bens.id, "report", { outcome: "kept", note: "Bens first note" }).expect(200);
+    await step(t, pairId, ana, bens.id, "dispute", { note: "Anas dispute of Ben" }).expect(200);
+    await step(t, pairId, ben, bens.id, "report", { outcome: "kept", note: "Bens second note" }).expect(200);
+    // Ana's commitment: Ben's dispute is only on record now, after her revision.
+    const anas = await createCommitment(t, pairId, ana, { title: "Anas title", dueAt: inHours(2) });
+    await step(t, pairId, ana, anas.id, "report", { outcome: "kept", note: "Anas note" }).expect(200);
+    await step(t, pairId, ben, anas.id, "dispute", { note: "Bens dispute of Ana" }).expect(200);
+    await step(t, pairId, ana, anas.id, "report", { outcome: "missed", note: "Anas revision" }).expect(200);
+    const before = { bens: await textsOf(bens.id), anas: await textsOf(anas.id) };
+    const anasVersion = (await get(ana, `/v1/pairs/${pairId}/commitments/${anas.id}`)).version;
+    const events = (await get(ana, `/v1/pairs/${pairId}/events?limit=100`)).data;
+
+    await t.http.delete("/v1/me").set(ben.auth).send({ password: ben.password }).expect(204);
+
+    const erased = (x: Text) => ({ ...x, text: null, salt: null, erased: true });
+    const after = { bens: await textsOf(bens.id), anas: await textsOf(anas.id) };
+    expect(after.bens).toEqual(before.bens.map((x) => (x.field === "disputeNote" ? x : erased(x))));
+    expect(after.anas).toEqual(before.anas.map((x) => (x.field === "disputeNote" ? erased(x) : x)));
+    expect(after.bens.find((x) => x.field === "disputeNote")?.text).toBe("Anas dispute of Ben");
+    // The hashes stay, in the rows and in the untouched events; a cached copy of Ana's commitment is stale.
+    expect(after.bens.every((x) => /^[0-9a-f]{64}$/.test(x.hash ?? ""))).toBe(true);
+    expect((await get(ana, `/v1/pairs/${pairId}/events?limit=100`)).data.slice(0, events.length)).toEqual(events);
+    expect((await get(ana, `/v1/pairs/${pairId}/commitments/${anas.id}`)).version).toBeGreaterThan(anasVersion);
+    const { rows } = await t.database.pool.query(
+      "SELECT count(*)::int AS n FROM commitment_texts WHERE text LIKE 'Bens%' OR (author_id = $1 AND salt IS NOT NULL)",
+      [ben.id],
+    );
+    expect(rows[0].n).toBe(0);
+  });
+
   it("outside a pair: revokes a pending invite, and the person is gone", async () => {
     const dana = await registerUser(t);
     const invite = await t.http.post("/v1/invites").set(dana.auth).expect(201);

@@ -22,6 +22,7 @@ type ExportedPair = {
   pair: { id: string; status: string; members: { userId: string; displayName: string }[] };
   checkpoint: { pairId: string; seq: number; hash: string; issuedAt: string; jws: string };
   commitments: { id: string; title: string }[];
+  commitmentTexts: { commitmentId: string; n: number; field: string; text: string | null; hash: string | null }[];
   series: { id: string }[];
   requests: { id: string }[];
   boundaries: { id: string; versions: { version: number; text: string }[] }[];
@@ -75,6 +76,7 @@ describe("exporting my data", () => {
     const reported = await createCommitment(t, pairId, ben, { title: "Home at 7", dueAt: inHours(5) });
     await step(t, pairId, ben, reported.id, "report", { outcome: "kept", note: "Home 18:50" }).expect(200);
     await step(t, pairId, ana, reported.id, "dispute", { note: "It was 20:10" }).expect(200);
+    await step(t, pairId, ben, reported.id, "report", { outcome: "missed", note: "You are right" }).expect(200);
     await t.http
       .post(`/v1/pairs/${pairId}/requests`)
       .set(ben.auth)
@@ -133,6 +135,18 @@ describe("exporting my data", () => {
     expect(current.commitments).toHaveLength(601);
     const disputed = current.commitments.find((c) => c.id === reported.id);
     expect(disputed).toEqual((await t.http.get(`/v1/pairs/${pairId}/commitments/${reported.id}`).set(ana.auth)).body);
+    // Every version of every commitment's words, as the texts route shows them (a revised report's first note and its dispute included).
+    const texts = await t.http.get(`/v1/pairs/${pairId}/commitments/${reported.id}/texts`).set(ana.auth).expect(200);
+    expect(current.commitmentTexts.filter((x) => x.commitmentId === reported.id)).toEqual(texts.body.data);
+    expect(texts.body.data.map((x: { field: string; text: string }) => [x.field, x.text])).toEqual([
+      ["title", "Home at 7"],
+      ["reportNote", "Home 18:50"],
+      ["disputeNote", "It was 20:10"],
+      ["reportNote", "You are right"],
+    ]);
+    // One title for each of the 601 commitments, then the three notes.
+    expect(current.commitmentTexts).toHaveLength(604);
+    expect(ended.commitmentTexts.map((x) => x.text)).toEqual(["Old times"]);
     expect(current.series).toHaveLength(2);
     expect(current.requests).toHaveLength(1);
     expect(current.boundaries).toHaveLength(1);

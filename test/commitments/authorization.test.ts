@@ -64,6 +64,9 @@ describe("authorization matrix: commitments and requests", () => {
       }),
       row("get", (w) => `/v1/pairs/${w.pairId}/commitments`, membersOnly(200)),
       row("get", (w) => c(w), membersOnly(200), { setup: commitment() }),
+      row("get", (w) => c(w, "/texts"), membersOnly(200), {
+        setup: commitment(["owner", "report", () => ({ outcome: "kept", note: "Home 18:55" })]),
+      }),
       row("patch", (w) => c(w), ownerOnly, { setup: commitment(), body: () => ({ title: "Home at 6" }) }),
       row("post", (w) => c(w, "/report"), ownerOnly, { setup: commitment(), body: () => ({ outcome: "kept" }) }),
       row("post", (w) => c(w, "/confirm"), partnerOnly, {
@@ -108,7 +111,13 @@ describe("authorization matrix: commitments and requests", () => {
       row("post", (w) => r(w, "/cancel"), partnerOnly, { setup: request }),
       row("get", (w) => `/v1/pairs/${w.pairId}/series/${w.ids.s}`, membersOnly(200), { setup: series }),
       row("delete", (w) => `/v1/pairs/${w.pairId}/series/${w.ids.s}`, ownerOnly, { setup: series }),
-      // Another pair's commitment through this pair's path is not found.
+      // Another pair's commitment (or its texts) through this pair's path is not found.
+      row(
+        "get",
+        (w) => `/v1/pairs/${w.strangerPairId}/commitments/${w.ids.c}/texts`,
+        { owner: 404, partner: 404, stranger: 404, loner: 404, anonymous: 401 },
+        { setup: commitment() },
+      ),
       row(
         "get",
         (w) => `/v1/pairs/${w.strangerPairId}/commitments/${w.ids.c}`,

@@ -1,25 +1,20 @@
-import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
-import { drizzle } from "drizzle-orm/node-postgres";
-import { migrate } from "drizzle-orm/node-postgres/migrator";
+import { rm } from "node:fs/promises";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrateWithLock, migrationsFolder } from "../../src/db/migrate.js";
+import { migrateWithLock } from "../../src/db/migrate.js";
 import { buildTestApp, type TestApp } from "../helpers/app.js";
-import { HOUR, MINUTE } from "../helpers/clock.js";
-import { createCommitment, figures, memberOf, step } from "../helpers/commitments.js";
+import { HOUR } from "../helpers/clock.js";
+import { figures, memberOf } from "../helpers/commitments.js";
 import { createEmptyDatabase } from "../helpers/database.js";
 import { fastHasher } from "../helpers/fast-hasher.js";
-import { linkPair } from "../helpers/pairs.js";
-import { advanceClock, registerUser } from "../helpers/users.js";
+import { migrateBefore, type SeededUser, seedCommitment, seedPair, seedUser, signIn } from "../helpers/seed.js";
 
 /**
  * The read model of the figures of all time arrives with history already
  * in the database: its migration fills it from the rows there. Here a pair
- * builds a history on the schema just before the triggers (through the
- * API), then the remaining migrations run, and `all` answers the same
- * figures as a window spanning the whole history.
+ * has a history on the schema just before the triggers (rows as the API
+ * left them then), then the remaining migrations run, and `all` answers the
+ * same figures as a window spanning the whole history.
  */
 
 const FIRST_WITH_TRIGGERS = "0009_consistency_totals_maintenance";
@@ -28,30 +23,9 @@ let t: TestApp;
 let databaseUrl: string;
 let folder: string;
 
-/** Applies the migrations before `tag` only, from a copy of the folder with a shortened journal. */
-async function migrateUpTo(url: string, tag: string): Promise<void> {
-  folder = await mkdtemp(path.join(os.tmpdir(), "kept-migrations-"));
-  await cp(migrationsFolder, folder, { recursive: true });
-  const journalPath = path.join(folder, "meta/_journal.json");
-  const journal = JSON.parse(await readFile(journalPath, "utf8")) as { entries: { tag: string }[] };
-  const at = journal.entries.findIndex((entry) => entry.tag === tag);
-  expect(at).toBeGreaterThan(0);
-  await writeFile(journalPath, JSON.stringify({ ...journal, entries: journal.entries.slice(0, at) }));
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await migrate(drizzle(client), { migrationsFolder: folder });
-    // Today's code forms a pair with a row per person in active_pair_members, a table of a later
-    // migration: a stand-in until that migration runs (it makes the table and fills it from the memberships).
-    await client.query("CREATE TABLE active_pair_members (user_id uuid PRIMARY KEY, pair_id uuid NOT NULL)");
-  } finally {
-    await client.end();
-  }
-}
-
 beforeAll(async () => {
   databaseUrl = await createEmptyDatabase();
-  await migrateUpTo(databaseUrl, FIRST_WITH_TRIGGERS);
+  folder = await migrateBefore(databaseUrl, FIRST_WITH_TRIGGERS);
   t = await buildTestApp({ databaseUrl, passwordHasher: fastHasher });
 });
 afterAll(async () => {
@@ -61,44 +35,79 @@ afterAll(async () => {
 
 describe("the figures' read model migration", () => {
   it("fills the read model from the commitments already there", async () => {
-    const alex = await registerUser(t, { displayName: "Alex" });
-    const blake = await registerUser(t, { displayName: "Blake" });
-    const { pairId } = await linkPair(t, alex, blake);
-    const inHours = (hours: number) => new Date(t.clock.now().getTime() + hours * HOUR).toISOString();
-    // Alex: kept, kept, missed, kept (care), a lapse, one awaiting, one open; Blake: one kept.
-    const plan: [number, string, "kept" | "missed" | "lapse" | "awaiting" | "open"][] = [
-      [1, "time", "kept"],
-      [2, "time", "kept"],
-      [3, "time", "missed"],
-      [4, "care", "kept"],
-      [5, "time", "lapse"],
-      [6, "time", "awaiting"],
-      [48, "care", "open"],
-    ];
-    for (const [hours, category, fate] of plan) {
-      const c = await createCommitment(t, pairId, alex, { category, dueAt: inHours(hours), graceMinutes: 0 });
-      if (fate === "lapse" || fate === "open") continue;
-      await step(t, pairId, alex, c.id, "report", { outcome: fate === "missed" ? "missed" : "kept" }).expect(200);
-      if (fate !== "awaiting") await step(t, pairId, blake, c.id, "confirm").expect(200);
+    // The history is written as rows of the schema before the triggers: today's API may need later columns.
+    const now = t.clock.now();
+    const at = (hours: number) => new Date(now.getTime() + hours * HOUR);
+    const seeding = new pg.Client({ connectionString: databaseUrl });
+    await seeding.connect();
+    let alexId: string;
+    let blake: SeededUser;
+    let pairId: string;
+    try {
+      alexId = (await seedUser(seeding, now, { displayName: "Alex" })).id;
+      blake = await seedUser(seeding, now, { displayName: "Blake" });
+      pairId = await seedPair(seeding, now, [alexId, blake.id]);
+      // Alex: kept, kept, missed, kept (care), a lapse, one awaiting, one open; Blake: one kept. Reported at
+      // once (early) and confirmed at once, as through the API; then 5 h 1 min pass and the lapse is swept.
+      const plan: [number, string, "kept" | "missed" | "lapse" | "awaiting" | "open"][] = [
+        [1, "time", "kept"],
+        [2, "time", "kept"],
+        [3, "time", "missed"],
+        [4, "care", "kept"],
+        [5, "time", "lapse"],
+        [6, "time", "awaiting"],
+        [48, "care", "open"],
+      ];
+      const settled = (outcome: "kept" | "missed") => ({
+        status: "confirmed",
+        outcome,
+        reportedAt: now,
+        reportTiming: "early" as const,
+        confirmationState: "confirmed" as const,
+        confirmationAt: now,
+      });
+      const fates = {
+        kept: settled("kept"),
+        missed: settled("missed"),
+        lapse: { status: "lapsed", lapsedAt: at(5 + 1 / 60) },
+        awaiting: {
+          status: "reported",
+          outcome: "kept" as const,
+          reportedAt: now,
+          reportTiming: "early" as const,
+          confirmationState: "pending" as const,
+          confirmationDueAt: at(72),
+        },
+        open: { status: "open" },
+      };
+      for (const [hours, category, fate] of plan) {
+        await seedCommitment(seeding, {
+          pairId,
+          ownerId: alexId,
+          createdAt: now,
+          dueAt: at(hours),
+          category,
+          ...fates[fate],
+        });
+      }
+      await seedCommitment(seeding, { pairId, ownerId: blake.id, createdAt: now, dueAt: at(1), ...fates.kept });
+    } finally {
+      await seeding.end();
     }
-    const blakes = await createCommitment(t, pairId, blake, { dueAt: inHours(1) });
-    await step(t, pairId, blake, blakes.id, "report", { outcome: "kept" }).expect(200);
-    await step(t, pairId, alex, blakes.id, "confirm").expect(200);
-    await advanceClock(t, 5 * HOUR + MINUTE, alex, blake);
-    await t.app.sweeper.runOnce();
+    t.clock.set(at(5 + 1 / 60));
 
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
     try {
-      await pool.query("DROP TABLE active_pair_members");
       await migrateWithLock(pool);
     } finally {
       await pool.end();
     }
 
-    const all = await figures(t, pairId, blake, "all");
-    expect(all.members).toEqual((await figures(t, pairId, blake, "90d")).members);
+    const blakeIn = await signIn(t, blake);
+    const all = await figures(t, pairId, blakeIn, "all");
+    expect(all.members).toEqual((await figures(t, pairId, blakeIn, "90d")).members);
     // Walk: k k b k b (the awaiting and open ones skipped).
-    const figuresOfAlex = memberOf(all, alex.id);
+    const figuresOfAlex = memberOf(all, alexId);
     expect(figuresOfAlex).toMatchObject({
       kept: 3,
       missed: 1,

@@ -429,6 +429,7 @@ describe("twelve weeks of two partners (the issue's scenario)", () => {
     expect(pairNow.members[1]).toEqual({
       userId: blake.id,
       displayName: "former member",
+      timeZone: null,
       joinedAt: expect.any(String),
     });
     expect((await t.http.get(`/v1/pairs/${pairId}/verify`).set(alex.auth).expect(200)).body.valid).toBe(true);

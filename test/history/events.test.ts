@@ -34,7 +34,12 @@ async function withClient<T>(work: (client: pg.Client) => Promise<T>): Promise<T
 describe("the timeline", () => {
   it("starts with pair.linked and ends with pair.ended, seq 1, 2, … chained from a zero hash", async () => {
     const { pairId, inviter, joiner } = await linkPair(t);
-    await t.http.patch("/v1/me").set(inviter.auth).send({ displayName: "Alex R", timeZone: "Asia/Tokyo" }).expect(200);
+    // A shared zone (test/pairs/zones.test.ts: an unshared one is never named).
+    await t.http
+      .patch("/v1/me")
+      .set(inviter.auth)
+      .send({ displayName: "Alex R", timeZone: "Asia/Tokyo", shareTimeZone: true })
+      .expect(200);
     await t.http.post(`/v1/pairs/${pairId}/leave`).set(joiner.auth).expect(200);
     const events = await allEvents(pairId, inviter.auth);
     expect(events.map((e) => [e.seq, e.type])).toEqual([

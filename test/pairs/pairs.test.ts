@@ -108,8 +108,9 @@ describe("forming a pair", () => {
     const byId = (x: { userId: string }, y: { userId: string }) => x.userId.localeCompare(y.userId);
     expect(response.body.members).toEqual(
       [
-        { userId: a.id, displayName: "Alex", joinedAt: t.clock.now().toISOString() },
-        { userId: b.id, displayName: "Blake", joinedAt: t.clock.now().toISOString() },
+        // Neither shares a zone: no tracking by default.
+        { userId: a.id, displayName: "Alex", timeZone: null, joinedAt: t.clock.now().toISOString() },
+        { userId: b.id, displayName: "Blake", timeZone: null, joinedAt: t.clock.now().toISOString() },
       ].sort(byId),
     );
     for (const user of [a, b]) {

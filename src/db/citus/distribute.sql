@@ -86,6 +86,7 @@ SELECT create_distributed_table('events', 'pair_id', colocate_with => 'pairs');
 SELECT create_distributed_table('series', 'pair_id', colocate_with => 'pairs');
 SELECT create_distributed_table('commitments', 'pair_id', colocate_with => 'pairs');
 SELECT create_distributed_table('commitment_requests', 'pair_id', colocate_with => 'pairs');
+SELECT create_distributed_table('commitment_texts', 'pair_id', colocate_with => 'pairs');
 SELECT create_distributed_table('commitment_figure_totals', 'pair_id', colocate_with => 'pairs');
 SELECT create_distributed_table('commitment_streak_breaks', 'pair_id', colocate_with => 'pairs');
 SELECT create_distributed_table('boundaries', 'pair_id', colocate_with => 'pairs');

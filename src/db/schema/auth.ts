@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, pgTable, text, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { boolean, index, integer, pgTable, text, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { instant } from "./columns.js";
 
 export const users = pgTable(
@@ -10,6 +10,8 @@ export const users = pgTable(
     email: text("email"),
     displayName: text("display_name"),
     timeZone: text("time_zone").notNull(),
+    // Whether the partner may see `time_zone` (Safety rules: no tracking); off unless the person turns it on.
+    shareTimeZone: boolean("share_time_zone").notNull().default(false),
     passwordHash: text("password_hash"),
     version: integer("version").notNull().default(1),
     createdAt: instant("created_at").notNull(),

@@ -205,3 +205,42 @@ export const commitmentRequests = pgTable(
     index("commitment_requests_pending_idx").on(table.pairId, table.ownerId).where(sql`${table.status} = 'pending'`),
   ],
 );
+
+/** The texts a commitment keeps every version of (Safety rules: words on record stay on record). */
+export const commitmentTextFields = ["title", "details", "reportNote", "disputeNote"] as const;
+
+/**
+ * Every version of a commitment's words, in the order written: its title
+ * and details (at creation and at each edit), each report's note and each
+ * dispute's note. `hash` is HMAC-SHA256 of the text keyed by `salt` (random
+ * per text), the same value its event carries; deleting the author's
+ * account blanks `text` and `salt` and keeps `hash`. Rows are appended,
+ * never rewritten, except by that erasure.
+ */
+export const commitmentTexts = pgTable(
+  "commitment_texts",
+  {
+    pairId: uuid("pair_id").notNull(),
+    commitmentId: uuid("commitment_id").notNull(),
+    // 1, 2, … in the order written on this commitment.
+    n: integer("n").notNull(),
+    field: text("field", { enum: commitmentTextFields }).notNull(),
+    text: text("text"),
+    salt: text("salt"),
+    hash: text("hash"),
+    authorId: uuid("author_id")
+      .notNull()
+      .references(() => users.id),
+    writtenAt: instant("written_at").notNull(),
+    // Which report (1 the first, 2 its first revision…) a report or dispute note belongs to.
+    reportNumber: integer("report_number"),
+    // The outcome a report note came with.
+    outcome: text("outcome", { enum: ["kept", "missed"] }),
+    erasedAt: instant("erased_at"),
+  },
+  (table) => [
+    primaryKey({ columns: [table.pairId, table.commitmentId, table.n] }),
+    foreignKey({ columns: [table.pairId, table.commitmentId], foreignColumns: [commitments.pairId, commitments.id] }),
+    index("commitment_texts_author_idx").on(table.pairId, table.authorId),
+  ],
+);

@@ -50,6 +50,12 @@ export const pairMembers = pgTable(
     // trigger `pair_members_one_active_pair` (src/db/sql/) refuses a second
     // one first, as the unique violation it is.
     activePairId: uuid("active_pair_id").generatedAlwaysAs(sql`CASE WHEN active THEN pair_id END`),
+    // The member as the pair showed them when it ended (null while active): a former partner
+    // sees these, never later changes. The zone is kept for the figures even when it was not
+    // shared; deleting the account blanks the name and the sharing.
+    displayNameAtEnd: text("display_name_at_end"),
+    timeZoneAtEnd: text("time_zone_at_end"),
+    sharedTimeZoneAtEnd: boolean("shared_time_zone_at_end"),
   },
   (table) => [
     primaryKey({ columns: [table.pairId, table.userId] }),

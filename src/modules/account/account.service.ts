@@ -7,10 +7,10 @@ import type { AuthService } from "../auth/index.js";
 import type { HistoryService } from "../history/index.js";
 import type { PairsService } from "../pairs/index.js";
 
-/** One list in each pair of an export (commitments, boundaries…), read a batch at a time. */
+/** One list in each pair of an export (commitments, boundaries…), as `viewerId` sees it, read a batch at a time. */
 export type ExportPart = {
   name: string;
-  batches: (executor: Executor, pairId: string) => AsyncIterable<unknown[]>;
+  batches: (executor: Executor, pairId: string, viewerId: string) => AsyncIterable<unknown[]>;
 };
 
 /** A module's part of deleting an account: erase the words only this person wrote, in `pairIds`. */
@@ -87,7 +87,7 @@ export function createAccountService(deps: AccountServiceDeps) {
       for (const part of parts) {
         await write(`,${json(part.name)}:[`);
         let first = true;
-        for await (const batch of part.batches(tx, pair.id)) {
+        for await (const batch of part.batches(tx, pair.id, userId)) {
           if (batch.length === 0) continue;
           await write(`${first ? "" : ","}${batch.map(json).join(",")}`);
           first = false;

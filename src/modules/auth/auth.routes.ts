@@ -154,7 +154,9 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (
     schema: {
       operationId: "updateMe",
       tags: ["me"],
-      summary: "Change my display name or time zone",
+      summary: "Change my display name, time zone, or whether my partner sees my zone",
+      description:
+        "Your partner's `member.updated` event names only what they can see change: `displayName`, and `timeZone` only while `shareTimeZone` is on (or when turning it on or off). A zone change that is not shared writes no event.",
       security: bearerSecurity,
       headers: conditionalHeaders,
       body: updateMeBody,

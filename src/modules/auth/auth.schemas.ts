@@ -32,8 +32,16 @@ export const changePasswordBody = z.strictObject({
   newPassword: password,
 });
 
+const shareTimeZone = z
+  .boolean()
+  .describe("Whether your partner sees your time zone (off unless you turn it on: no tracking)");
+
 export const updateMeBody = z
-  .strictObject({ displayName: displayName.optional(), timeZone: timeZoneSchema.optional() })
+  .strictObject({
+    displayName: displayName.optional(),
+    timeZone: timeZoneSchema.optional(),
+    shareTimeZone: shareTimeZone.optional(),
+  })
   .refine((body) => Object.keys(body).length > 0, "name at least one field to change");
 
 export const userSchema = z
@@ -42,6 +50,7 @@ export const userSchema = z
     email: z.string(),
     displayName: z.string(),
     timeZone: z.string(),
+    shareTimeZone,
     activePairId: z.uuid().nullable(),
     version: z.number().int(),
     createdAt: z.iso.datetime({ offset: true }),

@@ -50,6 +50,21 @@ export type AuthServiceDeps = {
 
 type UserRow = typeof users.$inferSelect;
 
+/** What other modules may show of a person; `timeZone` is for computing, shown only when `shareTimeZone`. */
+export type PublicProfile = { displayName: string; timeZone: string; shareTimeZone: boolean };
+
+/**
+ * The profile fields the partner sees change (`member.updated` names
+ * these): the name, and the zone only as shown to them (shared, or the
+ * sharing turned on or off). No tracking: an unshared move is not news.
+ */
+function changesSeenByPartner(before: UserRow, after: UserRow): string[] {
+  const shownZone = (row: UserRow) => (row.shareTimeZone ? row.timeZone : null);
+  const fields: string[] = [];
+  if (after.displayName !== before.displayName) fields.push("displayName");
+  if (shownZone(after) !== shownZone(before)) fields.push("timeZone");
+  return fields;
+}
 /** At most this long may a login be taken as live without asking the database, whatever else fails. */
 const LIVE_LOGIN_MEMORY_MS = 5_000;
 
@@ -81,6 +96,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       email: row.email ?? "",
       displayName: row.displayName ?? "former member",
       timeZone: row.timeZone,
+      shareTimeZone: row.shareTimeZone,
       activePairId: await deps.activePairOf(row.id, executor),
       version: row.version,
       createdAt: row.createdAt.toISOString(),
@@ -350,8 +366,7 @@ export function createAuthService(deps: AuthServiceDeps) {
         .where(eq(users.id, principal.id))
         .returning();
       if (!updated) throw new Error("update returned no row");
-      const changed = (Object.keys(input) as (keyof UpdateMeInput)[]).filter((field) => input[field] !== row[field]);
-      await deps.onProfileChanged(tx, principal.id, changed);
+      await deps.onProfileChanged(tx, principal.id, changesSeenByPartner(row, updated));
       return toUser(updated, tx);
     },
 
@@ -466,14 +481,24 @@ export function createAuthService(deps: AuthServiceDeps) {
       return result.rowCount ?? 0;
     },
 
-    /** Public names of users, for other modules (pairs show both members). */
+    /** Public names of users, for other modules (pairs show both members; the zone only where `shareTimeZone`). */
     async publicProfiles(ids: string[], executor: Executor = db) {
-      if (ids.length === 0) return new Map<string, { displayName: string; timeZone: string }>();
+      if (ids.length === 0) return new Map<string, PublicProfile>();
       const rows = await executor
-        .select({ id: users.id, displayName: users.displayName, timeZone: users.timeZone })
+        .select({
+          id: users.id,
+          displayName: users.displayName,
+          timeZone: users.timeZone,
+          shareTimeZone: users.shareTimeZone,
+        })
         .from(users)
         .where(inArray(users.id, ids));
-      return new Map(rows.map((r) => [r.id, { displayName: r.displayName ?? "former member", timeZone: r.timeZone }]));
+      return new Map(
+        rows.map((r) => [
+          r.id,
+          { displayName: r.displayName ?? "former member", timeZone: r.timeZone, shareTimeZone: r.shareTimeZone },
+        ]),
+      );
     },
   };
 }

@@ -1,10 +1,11 @@
 import { and, asc, eq, gt, inArray, ne, or, sql } from "drizzle-orm";
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { Executor, Tx } from "../../db/client.js";
-import { commitmentRequests, commitments, series } from "../../db/schema/commitments.js";
+import { commitmentRequests, commitments, commitmentTexts, series } from "../../db/schema/commitments.js";
 import { toCommitment } from "./commitments.service.js";
 import { toRequest } from "./requests.service.js";
 import { toSeries } from "./series.service.js";
+import { eraseTextsOf, textBatches } from "./texts.js";
 
 const EXPORT_BATCH = 500;
 
@@ -34,8 +35,14 @@ async function* batchesOf<T extends PgTable, R, O>(
   }
 }
 
-/** This module's part of an account export: every commitment, series and request of a pair, as the API shows them. */
-export const exportParts = [
+type MemberZones = (pairId: string, executor: Executor) => Promise<Map<string, { shownTimeZone: string | null }>>;
+
+/**
+ * This module's part of an account export: every commitment, every version
+ * of their words, every series and request of a pair, as the API shows them
+ * to `viewerId` (a series' zone only where its owner is the viewer or shares it).
+ */
+export const exportPartsWith = (memberZones: MemberZones) => [
   {
     name: "commitments",
     batches: (executor: Executor, pairId: string) =>
@@ -43,10 +50,16 @@ export const exportParts = [
         toCommitment(row),
       ),
   },
+  { name: "commitmentTexts", batches: (executor: Executor, pairId: string) => textBatches(executor, pairId) },
   {
     name: "series",
-    batches: (executor: Executor, pairId: string) =>
-      batchesOf(executor, series, series, pairId, (row: typeof series.$inferSelect) => toSeries(row)),
+    async *batches(executor: Executor, pairId: string, viewerId: string) {
+      const zones = await memberZones(pairId, executor);
+      const shared = (ownerId: string) => ownerId === viewerId || (zones.get(ownerId)?.shownTimeZone ?? null) !== null;
+      yield* batchesOf(executor, series, series, pairId, (row: typeof series.$inferSelect) =>
+        toSeries(row, shared(row.ownerId)),
+      );
+    },
   },
   {
     name: "requests",
@@ -66,13 +79,16 @@ export const exportParts = [
  * module's rows, in the deletion transaction. Titles of their commitments,
  * series and requests become empty; their notes, reasons, details and
  * acknowledgements become null; the disputes they wrote on their partner's
- * reports lose their note. Ids, states, outcomes, timings, categories and
- * instants stay, so the partner's figures and the hash chain are unchanged.
+ * reports lose their note; every version of their words on record loses its
+ * text and salt and keeps its hash. Ids, states, outcomes, timings,
+ * categories and instants stay, so the partner's figures and the hash chain
+ * are unchanged.
  * Rows that change move their `version`, so cached copies are not reused.
  */
 export async function eraseWordsOf(tx: Tx, userId: string, pairIds: string[], now: Date): Promise<void> {
   if (pairIds.length === 0) return;
   const bump = { version: sql`${commitments.version} + 1`, updatedAt: now };
+  await eraseTextsOf(tx, userId, pairIds, now);
   await tx
     .update(commitments)
     .set({
@@ -85,7 +101,12 @@ export async function eraseWordsOf(tx: Tx, userId: string, pairIds: string[], no
       ...bump,
     })
     .where(and(inArray(commitments.pairId, pairIds), eq(commitments.ownerId, userId)));
-  // The other member of a pair answers its commitments: a dispute note there is theirs.
+  // The other member of a pair answers its commitments: a dispute note there is theirs
+  // (the current one, or an earlier one on record).
+  const disputedByThem = tx
+    .select({ id: commitmentTexts.commitmentId })
+    .from(commitmentTexts)
+    .where(and(inArray(commitmentTexts.pairId, pairIds), eq(commitmentTexts.authorId, userId)));
   await tx
     .update(commitments)
     .set({ confirmationNote: null, ...bump })
@@ -93,7 +114,7 @@ export async function eraseWordsOf(tx: Tx, userId: string, pairIds: string[], no
       and(
         inArray(commitments.pairId, pairIds),
         ne(commitments.ownerId, userId),
-        sql`${commitments.confirmationNote} IS NOT NULL`,
+        or(sql`${commitments.confirmationNote} IS NOT NULL`, inArray(commitments.id, disputedByThem)),
       ),
     );
   await tx

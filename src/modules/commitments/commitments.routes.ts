@@ -15,6 +15,8 @@ import {
   commitmentPageSchema,
   commitmentParams,
   commitmentSchema,
+  commitmentTextPageSchema,
+  commitmentTextsQuery,
   createCommitmentBody,
   disputeBody,
   reportBody,
@@ -113,6 +115,35 @@ export const commitmentsRoutes: FastifyPluginAsyncZod<CommitmentsRoutesOptions> 
       const commitment = await commitments.get(request.params.pairId, request.params.commitmentId);
       if (notModified(request, reply, commitment.version)) return reply;
       return commitment;
+    },
+  });
+
+  app.get("/v1/pairs/:pairId/commitments/:commitmentId/texts", {
+    onRequest: app.authenticate,
+    preValidation: requireMember,
+    schema: {
+      operationId: "listCommitmentTexts",
+      tags,
+      summary: "Every version of the commitment's words, in the order written (both members)",
+      description:
+        "Titles and details at creation and at each edit, each report's note and each dispute's note: nothing is overwritten. Each text's `hash` is the one its event carries in `textHashes`; anyone who reads the text and its `salt` can check it. After the author deleted their account, `text` and `salt` are null and `hash` stays.",
+      security,
+      params: commitmentParams,
+      querystring: commitmentTextsQuery,
+      response: {
+        200: commitmentTextPageSchema,
+        304: z.undefined(),
+        ...problems(...authenticatedProblems, "NOT_FOUND"),
+      },
+    },
+    handler: async (request, reply) => {
+      const { page, version } = await commitments.texts(
+        request.params.pairId,
+        request.params.commitmentId,
+        request.query,
+      );
+      if (notModified(request, reply, version)) return reply;
+      return page;
     },
   });
 

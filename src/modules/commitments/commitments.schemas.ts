@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { commitmentCategories, commitmentStatuses } from "../../db/schema/commitments.js";
+import { commitmentCategories, commitmentStatuses, commitmentTextFields } from "../../db/schema/commitments.js";
 import { instant } from "../../http/instant.js";
 import { pageSchema, paginationQuery } from "../../http/pagination.js";
 import { recurrenceSchema } from "./recurrence.js";
@@ -121,9 +121,51 @@ export const commitmentListQuery = z.strictObject({
   order: z.enum(["desc", "asc"]).default("desc").describe("By dueAt; newest due first by default"),
 });
 
+export const commitmentTextSchema = z
+  .object({
+    commitmentId: z.uuid(),
+    n: z.number().int().describe("1, 2, … in the order written on this commitment"),
+    field: z
+      .enum(commitmentTextFields)
+      .describe(
+        "`title` or `details` (at creation and at each edit), a report's `reportNote`, a dispute's `disputeNote`",
+      ),
+    text: z
+      .string()
+      .nullable()
+      .describe("null when there was no text (details left out, a report without a note) or it was erased"),
+    salt: z
+      .string()
+      .nullable()
+      .describe(
+        "base64url of the random key of `hash`; null with no text, for an erased text, or before hashing began",
+      ),
+    hash: z
+      .string()
+      .nullable()
+      .describe(
+        "hex HMAC-SHA256 of the UTF-8 `text` keyed by the decoded `salt`: the value the event that wrote it carries in `textHashes`; kept when the text is erased",
+      ),
+    authorId: z.uuid(),
+    writtenAt: instant,
+    reportNumber: z
+      .number()
+      .int()
+      .nullable()
+      .describe("For report and dispute notes: which report (1 the first, 2 its first revision, …)"),
+    outcome: z.enum(["kept", "missed"]).nullable().describe("For a report note: the outcome that report gave"),
+    erased: z.boolean().describe("Its author deleted their account: `text` and `salt` are gone, `hash` stays"),
+  })
+  .meta({ id: "CommitmentText" });
+
+export const commitmentTextPageSchema = pageSchema(commitmentTextSchema).meta({ id: "CommitmentTextPage" });
+
+export const commitmentTextsQuery = z.strictObject(paginationQuery);
+
 export const commitmentParams = z.object({ pairId: z.string().max(64), commitmentId: z.string().max(64) });
 
 export type Commitment = z.infer<typeof commitmentSchema>;
 export type CreateCommitmentInput = z.infer<typeof createCommitmentBody>;
 export type UpdateCommitmentInput = z.infer<typeof updateCommitmentBody>;
 export type CommitmentListQuery = z.infer<typeof commitmentListQuery>;
+export type CommitmentText = z.infer<typeof commitmentTextSchema>;

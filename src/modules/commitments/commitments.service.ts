@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Clock } from "../../clock.js";
 import type { Db, Executor, Tx } from "../../db/client.js";
 import { columnList, insertSelect, rowFrom } from "../../db/rows.js";
-import { commitments } from "../../db/schema/commitments.js";
+import { commitments, commitmentTexts } from "../../db/schema/commitments.js";
 import { AppError, notFound } from "../../errors/app-error.js";
 import { assertVersion } from "../../http/etag.js";
 import { decodeCursor, type Page, pageOf } from "../../http/pagination.js";
@@ -13,11 +13,13 @@ import type { NewEvent } from "../history/index.js";
 import type {
   Commitment,
   CommitmentListQuery,
+  CommitmentText,
   CreateCommitmentInput,
   UpdateCommitmentInput,
 } from "./commitments.schemas.js";
 import type { PairWork } from "./pair-work.js";
 import { type CommitmentAction, commitmentRules } from "./state-machine.js";
+import { appendTexts, type NewText, type SealedText, sealText, textsOf } from "./texts.js";
 
 type Row = typeof commitments.$inferSelect;
 type RowChange = Partial<typeof commitments.$inferInsert>;
@@ -119,8 +121,18 @@ export type CommitmentsServiceDeps = PairWork & {
   ) => Promise<Row>;
 };
 
-/** A change to one commitment: the row's new values and the events it writes. */
-type Change = { set: RowChange; events: Omit<NewEvent, "pairId" | "subjectType" | "subjectId">[] };
+/**
+ * A change to one commitment: the row's new values, the events it writes
+ * and the texts it adds to the commitment's record (written by `texts.by`).
+ */
+type Change = {
+  set: RowChange;
+  events: Omit<NewEvent, "pairId" | "subjectType" | "subjectId">[];
+  texts?: { by: string; entries: NewText[] };
+};
+
+/** What an event carries of its texts: each one's hash, by field (never the words). */
+const textHashesOf = (entries: NewText[]) => Object.fromEntries(entries.map((t) => [t.field, t.hash]));
 
 export function createCommitmentsService(deps: CommitmentsServiceDeps) {
   const { db, clock, pairs, history } = deps;
@@ -160,6 +172,10 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
       .where(and(eq(commitments.pairId, row.pairId), eq(commitments.id, row.id)))
       .returning();
     if (!updated) throw new Error("commitment vanished");
+    if (change.texts) {
+      const on = { pairId: row.pairId, commitmentId: row.id, authorId: change.texts.by, at: updated.updatedAt };
+      await appendTexts(tx, on, change.texts.entries);
+    }
     await appendAll(tx, updated, change);
     return updated;
   }
@@ -206,6 +222,7 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
     return {
       set: Object.assign({}, ...changes.map((c) => c.set)),
       events: changes.flatMap((c) => c.events),
+      ...Object.assign({}, ...changes.map((c) => (c.texts ? { texts: c.texts } : {}))),
     };
   }
 
@@ -222,6 +239,8 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
   ) {
     const now = clock.now();
     const id = uuidv7(now);
+    const texts: NewText[] = [{ field: "title", ...sealText(fields.title) }];
+    if (fields.details !== null) texts.push({ field: "details", ...sealText(fields.details) });
     const row = {
       id,
       pairId,
@@ -248,9 +267,10 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
         category: fields.category,
         ...(links.seriesId ? { seriesId: links.seriesId } : {}),
         ...(links.requestId ? { requestId: links.requestId } : {}),
+        textHashes: textHashesOf(texts),
       },
     };
-    return { row, event };
+    return { row, event, texts };
   }
 
   async function insertCommitment(
@@ -263,6 +283,7 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
     const made = newCommitment(pairId, ownerId, fields, links);
     const [row] = await tx.insert(commitments).values(made.row).returning();
     if (!row) throw new Error("insert returned no row");
+    await appendTexts(tx, { pairId, commitmentId: row.id, authorId: ownerId, at: row.createdAt }, made.texts);
     await history.append(tx, made.event);
     return row;
   }
@@ -298,9 +319,14 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
      * without an Idempotency-Key it needs no transaction around it.
      */
     async create(executor: Executor, principal: Principal, pairId: string, input: CreateCommitmentInput) {
-      const { row, event } = newCommitment(pairId, principal.id, fieldsOf(input), { actorId: principal.id });
+      const { row, event, texts } = newCommitment(pairId, principal.id, fieldsOf(input), { actorId: principal.id });
       // The pair's id comes from `writable`: no row (and no event) unless the pair let the caller write.
       const insert = insertSelect(commitments, row, { pairId: sql`writable.id` });
+      // Title first, then details if any: the record's first texts (`appendTexts` numbers the later ones).
+      const none: SealedText = { text: null, salt: null, hash: null };
+      const [title, details] = [texts[0] ?? none, texts[1] ?? none];
+      const textValue = (n: number, field: string, t: SealedText) =>
+        sql`(${n}::int, ${field}::text, ${t.text}::text, ${t.salt}::text, ${t.hash}::text)`;
       const created = await history.appendAlong<Record<string, unknown>>(
         executor,
         { name: "commitments_create", gate: "inserted", event },
@@ -310,6 +336,13 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
             INSERT INTO ${commitments} ${insert.columns}
             SELECT ${insert.values} FROM writable
             RETURNING ${commitmentColumns}
+          ), texts AS (
+            INSERT INTO ${commitmentTexts} (pair_id, commitment_id, n, field, text, salt, hash, author_id, written_at)
+            SELECT inserted.pair_id, inserted.id, v.n, v.field, v.text, v.salt, v.hash, inserted.owner_id,
+                   inserted.created_at
+            FROM inserted CROSS JOIN (VALUES ${textValue(1, "title", title)}, ${textValue(2, "details", details)})
+              AS v(n, field, text, salt, hash)
+            WHERE v.n = 1 OR v.text IS NOT NULL
           ), ${eventCtes}
           SELECT inserted.*, appended_event.seq AS event_seq, appended_event.prev_hash AS event_prev_hash,
                  appended_event.hash AS event_hash
@@ -338,6 +371,20 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
         .where(and(eq(commitments.pairId, pairId), eq(commitments.id, commitmentId)));
       if (!row) throw notFound("commitment");
       return toCommitment(row);
+    },
+
+    /**
+     * Every version of a commitment's words, readable by both members; the
+     * commitment's `version` (every text moves it) is the list's ETag.
+     */
+    async texts(
+      pairId: string,
+      commitmentId: string,
+      page: { limit: number; cursor?: string | undefined },
+    ): Promise<{ page: Page<CommitmentText>; version: number }> {
+      // The version is read first: the page can only be as new or newer than its ETag, never staler.
+      const commitment = await this.get(pairId, commitmentId);
+      return { page: await textsOf(db, pairId, commitment.id, page), version: commitment.version };
     },
 
     async list(principal: Principal, pairId: string, query: CommitmentListQuery): Promise<Page<Commitment>> {
@@ -384,9 +431,21 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
         const fields = (Object.keys(input) as (keyof UpdateCommitmentInput)[]).filter((f) => input[f] !== row[f]);
         // A category is a state, not personal text: carried so the figures can be recomputed from the log.
         const category = fields.includes("category") ? { category: input.category } : {};
+        // Each edited text becomes a new version; the event carries its hash, so the edit is evident.
+        const texts: NewText[] = [];
+        if (fields.includes("title") && input.title !== undefined) {
+          texts.push({ field: "title", ...sealText(input.title) });
+        }
+        if (fields.includes("details") && input.details !== undefined) {
+          texts.push({ field: "details", ...sealText(input.details) });
+        }
+        const textHashes = texts.length > 0 ? { textHashes: textHashesOf(texts) } : {};
         return {
           set: { ...input },
-          events: [{ type: "commitment.updated", actorId: principal.id, payload: { fields, ...category } }],
+          events: [
+            { type: "commitment.updated", actorId: principal.id, payload: { fields, ...category, ...textHashes } },
+          ],
+          texts: { by: principal.id, entries: texts },
         };
       }),
 
@@ -403,8 +462,10 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
       input: { outcome: "kept" | "missed"; note?: string | undefined },
       expected?: number,
     ) =>
-      transition(tx, principal, pairId, id, "report", expected, (row, now) =>
-        merge(dropReschedule(row, principal.id, "reported"), {
+      transition(tx, principal, pairId, id, "report", expected, (row, now) => {
+        // Every report keeps its note (none is a version too): a revision never overwrites the record.
+        const note: NewText = { field: "reportNote", outcome: input.outcome, ...sealText(input.note ?? null) };
+        return merge(dropReschedule(row, principal.id, "reported"), {
           set: {
             outcome: input.outcome,
             reportNote: input.note ?? null,
@@ -425,11 +486,13 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
                 timing: row.reportTiming ?? reportTiming(row, now),
                 revision: row.status === "disputed",
                 late: row.status === "lapsed",
+                textHashes: textHashesOf([note]),
               },
             },
           ],
-        }),
-      ),
+          texts: { by: principal.id, entries: [note] },
+        });
+      }),
 
     /** The partner confirms; on a disputed report this withdraws the dispute. */
     confirm: (tx: Tx, principal: Principal, pairId: string, id: string, expected?: number) =>
@@ -445,10 +508,20 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
       })),
 
     dispute: (tx: Tx, principal: Principal, pairId: string, id: string, note: string, expected?: number) =>
-      transition(tx, principal, pairId, id, "dispute", expected, (row, now) => ({
-        set: { confirmationState: "disputed", confirmationNote: note, confirmationAt: now, confirmationDueAt: null },
-        events: [{ type: "commitment.disputed", actorId: principal.id, payload: { outcome: row.outcome } }],
-      })),
+      transition(tx, principal, pairId, id, "dispute", expected, (row, now) => {
+        const sealed: NewText = { field: "disputeNote", ...sealText(note) };
+        return {
+          set: { confirmationState: "disputed", confirmationNote: note, confirmationAt: now, confirmationDueAt: null },
+          events: [
+            {
+              type: "commitment.disputed",
+              actorId: principal.id,
+              payload: { outcome: row.outcome, textHashes: textHashesOf([sealed]) },
+            },
+          ],
+          texts: { by: principal.id, entries: [sealed] },
+        };
+      }),
 
     withdraw: (tx: Tx, principal: Principal, pairId: string, id: string, reason: string, expected?: number) =>
       transition(tx, principal, pairId, id, "withdraw", expected, (row, now) => {

@@ -6,7 +6,7 @@ import type { RunWrite } from "../../http/idempotency.js";
 import { type SweepTask, sweepPerPair } from "../../sweep.js";
 import type { HistoryService } from "../history/index.js";
 import type { PairEndingHandler, PairsService } from "../pairs/index.js";
-import { eraseWordsOf, exportParts } from "./account-data.js";
+import { eraseWordsOf, exportPartsWith } from "./account-data.js";
 import { commitmentsRoutes } from "./commitments.routes.js";
 import { createCommitmentsService } from "./commitments.service.js";
 import { bucketsFor, figuresFor, inboxFor } from "./figures.js";
@@ -82,7 +82,10 @@ export function createCommitmentsModule(options: CommitmentsModuleOptions) {
     inboxFor: (pairId: string, userId: string, now: Date) => inboxFor(db, pairId, userId, now),
   };
   // Taking data along and leaving it behind (the account module asks).
-  const accountData = { exportParts, eraseWordsOf };
+  const accountData = {
+    exportParts: exportPartsWith((pairId, executor) => pairs.memberZones(pairId, executor)),
+    eraseWordsOf,
+  };
 
   return { service, requests, endForPair, sweepTasks, plugin, figures, accountData };
 }

@@ -25,7 +25,7 @@ export const seriesRoutes: FastifyPluginAsyncZod<SeriesRoutesOptions> = async (
       params: seriesParams,
       response: { 200: seriesSchema, ...problems(...authenticatedProblems, "NOT_FOUND") },
     },
-    handler: async (request) => series.get(request.params.pairId, request.params.seriesId),
+    handler: async (request) => series.get(principalOf(request).id, request.params.pairId, request.params.seriesId),
   });
 
   app.delete("/v1/pairs/:pairId/series/:seriesId", {

@@ -9,7 +9,12 @@ export const seriesSchema = z
     pairId: z.uuid(),
     ownerId: z.uuid(),
     rrule: z.string().describe("The RRULE, in canonical spelling"),
-    timeZone: z.string().describe("The IANA zone the rule is evaluated in"),
+    timeZone: z
+      .string()
+      .nullable()
+      .describe(
+        "The IANA zone the rule is evaluated in; null for the partner unless the owner shares their zone (`shareTimeZone`)",
+      ),
     dtstart: instant.describe("The first occurrence's dueAt"),
     status: z.enum(["active", "ended"]),
     title: z.string(),

@@ -12,13 +12,14 @@ import type { Series } from "./series.schemas.js";
 
 type Row = typeof series.$inferSelect;
 
-export function toSeries(row: Row): Series {
+/** The series as `viewerId` may see it: the zone only for its owner, or when the owner shares theirs. */
+export function toSeries(row: Row, zoneShown: boolean): Series {
   return {
     id: row.id,
     pairId: row.pairId,
     ownerId: row.ownerId,
     rrule: row.rrule,
-    timeZone: row.timeZone,
+    timeZone: zoneShown ? row.timeZone : null,
     dtstart: row.dtstart.toISOString(),
     status: row.status,
     title: row.title,
@@ -60,6 +61,12 @@ export function createSeriesService(deps: SeriesServiceDeps) {
     });
   }
 
+  /** Whether `viewerId` sees the series' zone: its owner does; the partner when the owner shares theirs. */
+  async function zoneShownTo(viewerId: string, row: Row, executor: Executor = db): Promise<boolean> {
+    if (viewerId === row.ownerId) return true;
+    return ((await pairs.memberZones(row.pairId, executor)).get(row.ownerId)?.shownTimeZone ?? null) !== null;
+  }
+
   /** Creates the occurrences due in [from, until) and moves the series' horizon there. */
   async function generate(tx: Tx, row: Row, from: Date, until: Date, actorId: string | null) {
     const rule = parseRecurrence(row.rrule);
@@ -89,6 +96,8 @@ export function createSeriesService(deps: SeriesServiceDeps) {
   }
 
   return {
+    zoneShownTo,
+
     /**
      * The series and its first occurrences, in the creating transaction. The
      * rule's start is `dueAt`, in the series' zone (the owner's unless given).
@@ -121,21 +130,22 @@ export function createSeriesService(deps: SeriesServiceDeps) {
         })
         .returning();
       if (!row) throw new Error("insert returned no row");
-      await record(tx, row, "series.created", principal.id, { ownerId: principal.id, rrule: row.rrule, timeZone });
+      // No zone in the event: events are forever, and sharing a zone can be turned off.
+      await record(tx, row, "series.created", principal.id, { ownerId: principal.id, rrule: row.rrule });
       const until = new Date(Math.max(now.getTime() + horizonMs, template.dueAt.getTime() + 1));
       const [first] = await generate(tx, row, template.dueAt, until, principal.id);
       if (!first) throw new Error("a series always has its first occurrence");
       return first;
     },
 
-    async get(pairId: string, seriesId: string): Promise<Series> {
+    async get(viewerId: string, pairId: string, seriesId: string): Promise<Series> {
       if (!isUuid(seriesId)) throw notFound("series");
       const [row] = await db
         .select()
         .from(series)
         .where(and(eq(series.pairId, pairId), eq(series.id, seriesId)));
       if (!row) throw notFound("series");
-      return toSeries(row);
+      return toSeries(row, await zoneShownTo(viewerId, row));
     },
 
     /** The owner ends the series: its future open occurrences are withdrawn, as such. */
@@ -152,7 +162,8 @@ export function createSeriesService(deps: SeriesServiceDeps) {
       if (!pair.active) throw new AppError("PAIR_ENDED");
       if (row.ownerId !== principal.id) throw new AppError("OWNER_ONLY");
       if (row.status === "ended") throw new AppError("SERIES_ENDED");
-      return toSeries(await this.endRow(tx, row, principal.id, "owner"));
+      // Only the owner ends a series, and the owner always sees its zone.
+      return toSeries(await this.endRow(tx, row, principal.id, "owner"), true);
     },
 
     async endRow(tx: Tx, row: Row, actorId: string, cause: "owner" | "pair_ended"): Promise<Row> {

@@ -111,7 +111,7 @@ export function createConsistencyService({ clock, sources }: ConsistencyServiceD
     async trend(pairId: string, weeks: number): Promise<Trend> {
       const now = clock.now();
       const { memberIds } = await sources.membership(pairId);
-      const zones = await sources.timeZones(memberIds);
+      const zones = await sources.timeZones(memberIds, pairId);
       const members = await Promise.all(
         memberIds.map(async (userId) => {
           const { starts, bounds } = weekBounds(now, zones.get(userId) ?? "UTC", weeks);

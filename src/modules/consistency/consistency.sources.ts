@@ -53,7 +53,8 @@ export type InboxItem = {
 export type ConsistencySources = {
   /** The pair's members in a stable order (joined first), and whether it is still active. */
   membership(pairId: string, executor?: Executor): Promise<{ active: boolean; memberIds: string[] }>;
-  timeZones(userIds: string[]): Promise<Map<string, string>>;
+  /** Each member's zone in this pair (for an ended pair, as it was at the end). */
+  timeZones(userIds: string[], pairId: string): Promise<Map<string, string>>;
   /** `since` null: every commitment; otherwise those with dueAt ≥ since. */
   commitmentFigures(pairId: string, since: Date | null): Promise<CommitmentFigureRow[]>;
   /** Counts of one owner's commitments per bucket [bounds[i], bounds[i+1]) of dueAt. */

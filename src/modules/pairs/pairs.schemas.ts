@@ -22,7 +22,11 @@ export const joinPairBody = z.strictObject({
 
 export const memberSchema = z.object({
   userId: z.uuid(),
-  displayName: z.string(),
+  displayName: z.string().describe("As it was when the pair ended, for an ended pair"),
+  timeZone: z
+    .string()
+    .nullable()
+    .describe("Only when this member shares it (`shareTimeZone`); for an ended pair, as shared at the end"),
   joinedAt: z.iso.datetime({ offset: true }),
 });
 

@@ -27,14 +27,42 @@ export type PairsServiceDeps = {
   db: Db;
   clock: Clock;
   history: Pick<HistoryService, "startChain" | "append" | "chainHeadLock">;
-  /** Display names come from the auth module. */
-  profiles: (userIds: string[], executor: Executor) => Promise<Map<string, { displayName: string }>>;
+  /** Display names and zones (with whether each person shares theirs) come from the auth module. */
+  profiles: (userIds: string[], executor: Executor) => Promise<Map<string, MemberProfile>>;
   /** The auth module locks user rows against deletion and answers those not deleted. */
   lockLiveUsers: (tx: Tx, userIds: string[]) => Promise<Set<string>>;
   inviteTtlHours: number;
 };
 
 type PairRow = typeof pairs.$inferSelect;
+type MemberRow = typeof pairMembers.$inferSelect;
+
+export type MemberProfile = { displayName: string; timeZone: string; shareTimeZone: boolean };
+
+/**
+ * A member as their pair sees them: the live profile while the pair is
+ * active; once it ended, the snapshot taken at the end (a former partner
+ * sees no later change). `timeZone` is what the figures use; `shownTimeZone`
+ * what the partner may see (null unless shared).
+ */
+type MemberView = { displayName: string; timeZone: string; shownTimeZone: string | null };
+
+type FrozenMember = Pick<MemberRow, "displayNameAtEnd" | "timeZoneAtEnd" | "sharedTimeZoneAtEnd">;
+
+function memberView(pairStatus: PairRow["status"], member: FrozenMember, live: MemberProfile | undefined): MemberView {
+  if (pairStatus === "ended" && member.timeZoneAtEnd !== null) {
+    return {
+      displayName: member.displayNameAtEnd ?? "former member",
+      timeZone: member.timeZoneAtEnd,
+      shownTimeZone: member.sharedTimeZoneAtEnd ? member.timeZoneAtEnd : null,
+    };
+  }
+  return {
+    displayName: live?.displayName ?? "former member",
+    timeZone: live?.timeZone ?? "UTC",
+    shownTimeZone: live?.shareTimeZone ? live.timeZone : null,
+  };
+}
 
 const pairCursor = z.tuple([z.uuid()]);
 const pairColumns = columnList(pairs, "p");
@@ -46,7 +74,14 @@ export function createPairsService(deps: PairsServiceDeps) {
   async function toPairs(rows: PairRow[], executor: Executor): Promise<Pair[]> {
     if (rows.length === 0) return [];
     const members = await executor
-      .select({ pairId: pairMembers.pairId, userId: pairMembers.userId, joinedAt: pairMembers.joinedAt })
+      .select({
+        pairId: pairMembers.pairId,
+        userId: pairMembers.userId,
+        joinedAt: pairMembers.joinedAt,
+        displayNameAtEnd: pairMembers.displayNameAtEnd,
+        timeZoneAtEnd: pairMembers.timeZoneAtEnd,
+        sharedTimeZoneAtEnd: pairMembers.sharedTimeZoneAtEnd,
+      })
       .from(pairMembers)
       .where(
         inArray(
@@ -55,17 +90,21 @@ export function createPairsService(deps: PairsServiceDeps) {
         ),
       )
       .orderBy(pairMembers.joinedAt, pairMembers.userId);
-    const names = await deps.profiles([...new Set(members.map((m) => m.userId))], executor);
+    const live = await deps.profiles([...new Set(members.map((m) => m.userId))], executor);
     return rows.map((row) => ({
       id: row.id,
       status: row.status,
       members: members
         .filter((m) => m.pairId === row.id)
-        .map((m) => ({
-          userId: m.userId,
-          displayName: names.get(m.userId)?.displayName ?? "former member",
-          joinedAt: m.joinedAt.toISOString(),
-        })),
+        .map((m) => {
+          const view = memberView(row.status, m, live.get(m.userId));
+          return {
+            userId: m.userId,
+            displayName: view.displayName,
+            timeZone: view.shownTimeZone,
+            joinedAt: m.joinedAt.toISOString(),
+          };
+        }),
       createdAt: row.createdAt.toISOString(),
       endedAt: row.endedAt?.toISOString() ?? null,
       endedBy: row.endedBy,
@@ -371,17 +410,30 @@ export function createPairsService(deps: PairsServiceDeps) {
         .set({ status: "ended", endedAt: now, endedBy: actorId, endReason: reason })
         .where(eq(pairs.id, pairId))
         .returning();
+      // Each member as the pair showed them now, for good: a former partner never sees later changes.
+      const members = await tx.select().from(pairMembers).where(eq(pairMembers.pairId, pairId));
+      const live = await deps.profiles(
+        members.map((m) => m.userId),
+        tx,
+      );
       // Memberships first: an active one must have its row in active_pair_members.
-      const released = await tx
-        .update(pairMembers)
-        .set({ active: false })
-        .where(eq(pairMembers.pairId, pairId))
-        .returning({ userId: pairMembers.userId });
+      for (const member of members) {
+        const view = memberView("active", member, live.get(member.userId));
+        await tx
+          .update(pairMembers)
+          .set({
+            active: false,
+            displayNameAtEnd: view.displayName,
+            timeZoneAtEnd: view.timeZone,
+            sharedTimeZoneAtEnd: view.shownTimeZone !== null,
+          })
+          .where(and(eq(pairMembers.pairId, pairId), eq(pairMembers.userId, member.userId)));
+      }
       await tx.delete(activePairMembers).where(
         and(
           inArray(
             activePairMembers.userId,
-            released.map((member) => member.userId),
+            members.map((member) => member.userId),
           ),
           eq(activePairMembers.pairId, pairId),
         ),
@@ -401,7 +453,9 @@ export function createPairsService(deps: PairsServiceDeps) {
     async recordMemberUpdate(tx: Tx, userId: string, fields: string[]): Promise<void> {
       const pairId = await activePairOf(userId, tx);
       if (!pairId || fields.length === 0) return;
-      await memberPair(tx, pairId, userId, "share");
+      // A pair that ended meanwhile (its leave held the lock) froze the member as they were: no news for it.
+      const pair = await memberPair(tx, pairId, userId, "share");
+      if (pair.status !== "active") return;
       await history.append(tx, {
         pairId,
         type: "member.updated",
@@ -434,6 +488,45 @@ export function createPairsService(deps: PairsServiceDeps) {
         rows.map((r) => r.pair),
         executor,
       );
+    },
+
+    /**
+     * Each member's zone in a pair: `timeZone` for computing (the trend's
+     * weeks), `shownTimeZone` for showing to the partner (null unless
+     * shared). Frozen at the end for an ended pair.
+     */
+    async memberZones(
+      pairId: string,
+      executor: Executor = db,
+    ): Promise<Map<string, { timeZone: string; shownTimeZone: string | null }>> {
+      const rows = await executor
+        .select({ member: pairMembers, status: pairs.status })
+        .from(pairMembers)
+        .innerJoin(pairs, eq(pairs.id, pairMembers.pairId))
+        .where(eq(pairMembers.pairId, pairId));
+      const live = await deps.profiles(
+        rows.map((r) => r.member.userId),
+        executor,
+      );
+      return new Map(
+        rows.map(({ member, status }) => {
+          const { timeZone, shownTimeZone } = memberView(status, member, live.get(member.userId));
+          return [member.userId, { timeZone, shownTimeZone }];
+        }),
+      );
+    },
+
+    /**
+     * Deleting an account: the name it had when its pairs ended leaves them,
+     * and so does the zone it shared; the zone itself stays for the figures,
+     * as on the person's tombstone.
+     */
+    async eraseMemberSnapshots(tx: Tx, userId: string, pairIds: string[]): Promise<void> {
+      if (pairIds.length === 0) return;
+      await tx
+        .update(pairMembers)
+        .set({ displayNameAtEnd: null, sharedTimeZoneAtEnd: false })
+        .where(and(eq(pairMembers.userId, userId), inArray(pairMembers.pairId, pairIds)));
     },
 
     /** The partner of `userId` in a pair (for modules that address "the other one"). */
