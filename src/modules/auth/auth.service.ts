@@ -5,6 +5,7 @@ import type { Clock } from "../../clock.js";
 import type { Db, Executor, Tx } from "../../db/client.js";
 import { uniqueViolation } from "../../db/errors.js";
 import { refreshFamilies, refreshTokens, users } from "../../db/schema/index.js";
+import { inTransaction } from "../../db/transaction.js";
 import { AppError } from "../../errors/app-error.js";
 import { assertVersion } from "../../http/etag.js";
 import type { Principal } from "../../http/principal.js";
@@ -184,7 +185,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       const passwordHash = await hasher.hash(input.password);
       const now = clock.now();
       try {
-        return await db.transaction(async (tx) => {
+        return await inTransaction(db, async (tx) => {
           const [row] = await tx
             .insert(users)
             .values({
@@ -223,7 +224,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       );
       if (!row || !valid) throw new AppError("INVALID_CREDENTIALS");
       await limits.release(reservations);
-      return db.transaction(async (tx) => {
+      return inTransaction(db, async (tx) => {
         await limits.signedIn(row.id, address, tx);
         return { user: await toUser(row, tx), ...(await startFamily(tx, row.id)) };
       });
@@ -235,7 +236,7 @@ export function createAuthService(deps: AuthServiceDeps) {
      */
     async refresh(token: string, address: string): Promise<Tokens> {
       const now = clock.now();
-      const outcome = await db.transaction(async (tx) => {
+      const outcome = await inTransaction(db, async (tx) => {
         const [found] = await tx
           .select({ token: refreshTokens, family: refreshFamilies, deletedAt: users.deletedAt })
           .from(refreshTokens)
@@ -363,7 +364,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     async changePassword(principal: Principal, input: ChangePasswordInput, address: string): Promise<string[]> {
       await confirmPassword(principal, input.currentPassword, address);
       const passwordHash = await hasher.hash(input.newPassword);
-      return db.transaction(async (tx) => {
+      return inTransaction(db, async (tx) => {
         const [changed] = await tx
           .update(users)
           .set({ passwordHash, updatedAt: clock.now() })
