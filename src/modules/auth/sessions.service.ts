@@ -3,7 +3,7 @@ import { and, eq, isNull, type SQL, sql } from "drizzle-orm";
 import { BoundedMap } from "../../bounded-map.js";
 import type { Clock } from "../../clock.js";
 import type { Db, Executor, Tx } from "../../db/client.js";
-import { refreshFamilies, refreshTokens, users } from "../../db/schema/index.js";
+import { refreshFamilies, refreshTokens, users } from "../../db/schema/auth.js";
 import { inTransaction } from "../../db/transaction.js";
 import { AppError } from "../../errors/app-error.js";
 import type { Principal } from "../../http/principal.js";
