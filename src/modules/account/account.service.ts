@@ -1,6 +1,7 @@
 import { PassThrough, type Readable } from "node:stream";
 import type { Clock } from "../../clock.js";
 import type { Db, Executor, Tx } from "../../db/client.js";
+import { inTransaction } from "../../db/transaction.js";
 import { forgetIdempotentAnswers } from "../../http/idempotency.js";
 import type { Principal } from "../../http/principal.js";
 import type { AuthService } from "../auth/index.js";
@@ -117,7 +118,7 @@ export function createAccountService(deps: AccountServiceDeps) {
       const ready = new Promise<void>((resolve) => {
         started = resolve;
       });
-      const done = db.transaction((tx) => writeDocument(tx, userId, exportedAt, write, started), {
+      const done = inTransaction(db, (tx) => writeDocument(tx, userId, exportedAt, write, started), {
         isolationLevel: "repeatable read",
         accessMode: "read only",
       });
@@ -143,7 +144,7 @@ export function createAccountService(deps: AccountServiceDeps) {
       address: string,
     ): Promise<{ endedPairId: string | null }> {
       await deps.auth.confirmPassword(principal, password, address);
-      return db.transaction(async (tx) => {
+      return inTransaction(db, async (tx) => {
         const now = clock.now();
         await deps.auth.lockAccount(tx, principal.id);
         const active = await deps.pairs.activePairOf(principal.id, tx);

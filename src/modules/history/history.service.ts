@@ -106,13 +106,12 @@ export function createHistoryService({ db, clock, keys, logger }: HistoryService
 
   /**
    * Wakes the stream hubs with a NOTIFY carrying ids only ({pairId, seq}),
-   * after commit when the transaction allows it (PostgreSQL serialises the
-   * commits of notifying transactions: bench/notify.ts measured about a
-   * third of the throughput under concurrent writes), at once after a
-   * statement that committed by itself, otherwise inside the transaction
-   * (still delivered only if it commits).
+   * after commit (PostgreSQL serialises the commits of notifying
+   * transactions: bench/notify.ts measured about a third of the throughput
+   * under concurrent writes), or at once after a statement that committed
+   * by itself.
    */
-  async function appended(executor: Executor, event: NewEvent, occurredAt: Date, head: AppendedHead) {
+  function appended(executor: Executor, event: NewEvent, occurredAt: Date, head: AppendedHead) {
     const seq = Number(head.seq);
     const appendedEvent = toEvent({ ...event, seq, occurredAt, prevHash: head.prev_hash, hash: head.hash });
     const committed = () => {
@@ -120,11 +119,7 @@ export function createHistoryService({ db, clock, keys, logger }: HistoryService
       for (const listener of committedListeners) listener(appendedEvent);
     };
     if (executor === db) committed();
-    else if (!afterCommit(executor as Tx, committed)) {
-      await executor.execute(
-        sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${JSON.stringify({ pairId: event.pairId, seq })})`,
-      );
-    }
+    else afterCommit(executor as Tx, committed);
     return appendedEvent;
   }
   const committedListeners: ((event: PairEvent) => void)[] = [];
@@ -225,7 +220,7 @@ export function createHistoryService({ db, clock, keys, logger }: HistoryService
       const [row] = await executeNamed<R & AlongHead>(executor, along.name, statementSql);
       if (!row) return undefined;
       const head = { seq: row.event_seq, prev_hash: row.event_prev_hash, hash: row.event_hash };
-      return { row, event: await appended(executor, event, occurredAt, head) };
+      return { row, event: appended(executor, event, occurredAt, head) };
     },
 
     /**

@@ -7,6 +7,7 @@ import { uniqueViolation } from "../../db/errors.js";
 import { executeNamed } from "../../db/named.js";
 import { columnList, rowFrom } from "../../db/rows.js";
 import { activePairMembers, invites, pairMembers, pairs } from "../../db/schema/pairs.js";
+import { inTransaction } from "../../db/transaction.js";
 import { AppError, notFound } from "../../errors/app-error.js";
 import { decodeCursor, type Page, pageOf } from "../../http/pagination.js";
 import type { Principal } from "../../http/principal.js";
@@ -211,7 +212,7 @@ export function createPairsService(deps: PairsServiceDeps) {
 
     async createInvite(principal: Principal): Promise<Invite> {
       const now = clock.now();
-      return db.transaction(async (tx) => {
+      return inTransaction(db, async (tx) => {
         await assertNotInPair(principal.id, tx);
         // A new invite replaces the previous one.
         await revokePendingInvites(tx, [principal.id], now);
