@@ -5,6 +5,9 @@ import type { Db, Executor, Tx } from "../../db/client.js";
 import { AppError } from "../../errors/app-error.js";
 import type { RunWrite } from "../../http/idempotency.js";
 import type { RateLimiter } from "../../http/rate-limit.js";
+import type { SweepTask } from "../../sweep.js";
+import type { ConsistencySourcePart } from "../consistency/index.js";
+import { keptModule } from "../module.js";
 import { authRoutes } from "./auth.routes.js";
 import { createAuthService } from "./auth.service.js";
 import type { KeyRing } from "./keys.js";
@@ -94,6 +97,12 @@ export function createAuthModule(options: AuthModuleOptions) {
     },
     { name: "auth" },
   );
+  const sweepTasks: SweepTask[] = [{ name: "refreshTokens", run: (now) => service.pruneExpiredTokens(now) }];
+  // The consistency module's port: each member's time zone (the trend's weeks are theirs).
+  const sources: ConsistencySourcePart = {
+    timeZones: async (userIds) =>
+      new Map([...(await service.publicProfiles(userIds))].map(([id, profile]) => [id, profile.timeZone])),
+  };
   // Others that end logins (deleting an account) tell the same listener, after their commit.
-  return { service, plugin, loginsEnded };
+  return keptModule({ name: "auth", plugin, sweepTasks, service, loginsEnded, sources });
 }
