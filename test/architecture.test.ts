@@ -128,3 +128,18 @@ describe("module boundaries", () => {
     for (const [file, text] of allowed) expect(violationsOf(file, text, owners), text).toEqual([]);
   });
 });
+
+describe("one module shape", () => {
+  it("every module's index.ts answers a KeptModule named after its folder, and app.ts lists each one", async () => {
+    const app = await readFile(path.join(src, "app.ts"), "utf8");
+    const folders = (await readdir(path.join(src, "modules"), { withFileTypes: true })).filter((e) => e.isDirectory());
+    expect(folders.length).toBeGreaterThan(0);
+    for (const { name } of folders) {
+      const index = await readFile(path.join(src, "modules", name, "index.ts"), "utf8");
+      expect(index, `src/modules/${name}/index.ts`).toMatch(new RegExp(`return keptModule\\(\\{\\s*name: "${name}"`));
+      expect(app, `app.ts lists ${name}`).toMatch(
+        new RegExp(`const modules: KeptModule\\[\\] = \\[[^\\]]*\\b${name}\\b`),
+      );
+    }
+  });
+});

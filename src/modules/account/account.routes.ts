@@ -9,8 +9,6 @@ export type AccountRoutesOptions = {
   account: AccountService;
   /** After a deletion commits: every login of the user ended (their sockets close). */
   onLoginsEnded: (userId: string, familyIds: "all") => void;
-  /** After a deletion commits that ended the active pair. */
-  onPairEnded: (pairId: string) => void;
 };
 
 const tags = ["me"];
@@ -62,8 +60,7 @@ export const accountRoutes: FastifyPluginAsyncZod<AccountRoutesOptions> = async 
     },
     handler: async (request, reply) => {
       const principal = principalOf(request);
-      const { endedPairId } = await account.deleteAccount(principal, request.body.password, request.ip);
-      if (endedPairId) options.onPairEnded(endedPairId);
+      await account.deleteAccount(principal, request.body.password, request.ip);
       options.onLoginsEnded(principal.id, "all");
       return reply.code(204).send();
     },

@@ -5,6 +5,8 @@ import type { Db, Executor, Tx } from "../../db/client.js";
 import { AppError } from "../../errors/app-error.js";
 import type { RunWrite } from "../../http/idempotency.js";
 import type { RateLimiter } from "../../http/rate-limit.js";
+import type { SweepTask } from "../../sweep.js";
+import { keptModule } from "../module.js";
 import { authRoutes } from "./auth.routes.js";
 import { createAuthService } from "./auth.service.js";
 import type { KeyRing } from "./keys.js";
@@ -94,6 +96,7 @@ export function createAuthModule(options: AuthModuleOptions) {
     },
     { name: "auth" },
   );
+  const sweepTasks: SweepTask[] = [{ name: "refreshTokens", run: (now) => service.pruneExpiredTokens(now) }];
   // Others that end logins (deleting an account) tell the same listener, after their commit.
-  return { service, plugin, loginsEnded };
+  return keptModule({ name: "auth", plugin, sweepTasks, service, loginsEnded });
 }

@@ -3,7 +3,9 @@ import type { Db } from "../../db/client.js";
 import type { AccessHook } from "../../http/hooks.js";
 import type { RunWrite } from "../../http/idempotency.js";
 import type { SweepTask } from "../../sweep.js";
+import type { ConsistencySourcePart } from "../consistency/index.js";
 import type { HistoryService } from "../history/index.js";
+import { keptModule } from "../module.js";
 import type { PairsService } from "../pairs/index.js";
 import { eraseWordsOf, exportBatches } from "./boundaries.account.js";
 import { figuresFor, inboxFor } from "./boundaries.reads.js";
@@ -26,9 +28,9 @@ export type BoundariesModuleOptions = {
 
 /**
  * Boundaries agreed by consent, revised by consent, left at will. Answers
- * the service (its `endForPair` is this module's part of the leaving rule),
- * the sweep tasks for time boxes and reviews, the routes, the read models
- * the consistency module asks for, and its part of export and deletion.
+ * the service, its part of the leaving rule (`service.endForPair`), the
+ * sweep tasks for time boxes and reviews, the routes, the read models the
+ * consistency module asks for, and its part of export and deletion.
  */
 export function createBoundariesModule(options: BoundariesModuleOptions) {
   const { db, clock, pairs } = options;
@@ -47,15 +49,19 @@ export function createBoundariesModule(options: BoundariesModuleOptions) {
       requireMember: routeOptions.requireMember,
     });
   };
-  // Read models for the consistency figures and the inbox (the consistency module's ports; app.ts wires).
-  const figures = {
-    figuresFor: (pairId: string, since: Date | null) => figuresFor(db, pairId, since),
-    inboxFor: (pairId: string, userId: string, now: Date) => inboxFor(db, pairId, userId, now),
+  // Read models for the consistency figures and the inbox (the consistency module's ports).
+  const sources: ConsistencySourcePart = {
+    boundaryFigures: (pairId, since) => figuresFor(db, pairId, since),
+    inbox: (pairId, userId, now) => inboxFor(db, pairId, userId, now),
   };
-  // Taking data along and leaving it behind (the account module asks).
-  const accountData = {
-    exportParts: [{ name: "boundaries", batches: exportBatches }],
-    eraseWordsOf,
-  };
-  return { service, sweepTasks, plugin, figures, accountData };
+  return keptModule({
+    name: "boundaries",
+    plugin,
+    sweepTasks,
+    onPairEnding: service.endForPair,
+    // Taking data along and leaving it behind (the account module asks).
+    accountData: { exportParts: [{ name: "boundaries", batches: exportBatches }], eraseWordsOf },
+    service,
+    sources,
+  });
 }

@@ -4,7 +4,9 @@ import type { Db, Executor } from "../../db/client.js";
 import type { AccessHook } from "../../http/hooks.js";
 import type { RunWrite } from "../../http/idempotency.js";
 import { type SweepTask, sweepPerPair } from "../../sweep.js";
+import type { ConsistencySourcePart } from "../consistency/index.js";
 import type { HistoryService } from "../history/index.js";
+import { keptModule } from "../module.js";
 import type { PairEndingHandler, PairsService } from "../pairs/index.js";
 import { eraseWordsOf, exportPartsWith } from "./account-data.js";
 import { commitmentsRoutes } from "./commitments.routes.js";
@@ -33,7 +35,8 @@ export type CommitmentsModuleOptions = {
 
 /**
  * Commitments, their follow-through, recurring series and requests. Answers
- * its sweep tasks and its part of the leaving rule for app.ts to wire.
+ * its sweep tasks, its part of the leaving rule and of export and deletion,
+ * and the read models the consistency module asks for.
  */
 export function createCommitmentsModule(options: CommitmentsModuleOptions) {
   const { db, pairs } = options;
@@ -75,17 +78,25 @@ export function createCommitmentsModule(options: CommitmentsModuleOptions) {
     await app.register(requestsRoutes, { requests, runWrite: options.runWrite, ...routeOptions });
     await app.register(seriesRoutes, { series, runWrite: options.runWrite, ...routeOptions });
   };
-  // Read models for the consistency figures, the trend and the inbox (the consistency module's ports; app.ts wires).
-  const figures = {
-    figuresFor: (pairId: string, since: Date | null) => figuresFor(db, pairId, since),
-    bucketsFor: (pairId: string, ownerId: string, bounds: Date[]) => bucketsFor(db, pairId, ownerId, bounds),
-    inboxFor: (pairId: string, userId: string, now: Date) => inboxFor(db, pairId, userId, now),
-  };
-  // Taking data along and leaving it behind (the account module asks).
-  const accountData = {
-    exportParts: exportPartsWith((pairId, executor) => pairs.memberZones(pairId, executor)),
-    eraseWordsOf,
+  // Read models for the consistency figures, the trend and the inbox (the consistency module's ports).
+  const sources: ConsistencySourcePart = {
+    commitmentFigures: (pairId, since) => figuresFor(db, pairId, since),
+    commitmentBuckets: (pairId, ownerId, bounds) => bucketsFor(db, pairId, ownerId, bounds),
+    inbox: (pairId, userId, now) => inboxFor(db, pairId, userId, now),
   };
 
-  return { service, requests, endForPair, sweepTasks, plugin, figures, accountData };
+  return keptModule({
+    name: "commitments",
+    plugin,
+    sweepTasks,
+    onPairEnding: endForPair,
+    // Taking data along and leaving it behind (the account module asks).
+    accountData: {
+      exportParts: exportPartsWith((pairId, executor) => pairs.memberZones(pairId, executor)),
+      eraseWordsOf,
+    },
+    service,
+    requests,
+    sources,
+  });
 }

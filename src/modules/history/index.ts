@@ -3,6 +3,7 @@ import type { Clock } from "../../clock.js";
 import type { Db } from "../../db/client.js";
 import type { AccessHook } from "../../http/hooks.js";
 import type { KeyRing } from "../auth/index.js";
+import { keptModule } from "../module.js";
 import { historyRoutes } from "./history.routes.js";
 import { createHistoryService } from "./history.service.js";
 import type { VerificationStats } from "./verification.js";
@@ -25,5 +26,5 @@ export function createHistoryModule(options: { db: Db; clock: Clock; keys: KeyRi
   const plugin = async (app: Parameters<typeof historyRoutes>[0], routeOptions: { requireMember: AccessHook }) => {
     await app.register(historyRoutes, { history: service, requireMember: routeOptions.requireMember });
   };
-  return { service, plugin };
+  return keptModule({ name: "history", service, plugin });
 }

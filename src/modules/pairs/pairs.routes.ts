@@ -14,8 +14,6 @@ export type PairsRoutesOptions = {
   pairs: PairsService;
   runWrite: RunWrite;
   requireMember: AccessHook;
-  /** Told once a pair has ended (after commit), so live sockets can be closed. */
-  onPairEnded: (pairId: string) => void;
 };
 
 const security = bearerSecurity;
@@ -141,9 +139,9 @@ export const pairsRoutes: FastifyPluginAsyncZod<PairsRoutesOptions> = async (app
       response: { 200: pairSchema, ...problems(...writeProblems, "NOT_FOUND", "PAIR_ENDED") },
     },
     handler: async (request, reply) =>
-      runWrite(request, reply, async (tx) => {
-        const pair = await pairs.leave(tx, principalOf(request).id, request.params.pairId, "left");
-        return { status: 200, body: pair, afterCommit: () => options.onPairEnded(pair.id) };
-      }),
+      runWrite(request, reply, async (tx) => ({
+        status: 200,
+        body: await pairs.leave(tx, principalOf(request).id, request.params.pairId, "left"),
+      })),
   });
 };

@@ -6,6 +6,7 @@ import type { Db } from "../../db/client.js";
 import type { SweepTask } from "../../sweep.js";
 import type { AuthService } from "../auth/index.js";
 import { EVENTS_CHANNEL, type HistoryService } from "../history/index.js";
+import { keptModule } from "../module.js";
 import { createHub, type Hub, type RequestBudget } from "./hub.js";
 import { createListener, SESSIONS_CHANNEL } from "./listener.js";
 import { realtimeRoutes } from "./realtime.routes.js";
@@ -105,7 +106,8 @@ export function createRealtimeModule(options: RealtimeModuleOptions) {
 
   const sweepTasks: SweepTask[] = [{ name: "streamTickets", run: (now) => tickets.prune(now) }];
 
-  return {
+  return keptModule({
+    name: "realtime",
     hub,
     plugin,
     sweepTasks,
@@ -124,5 +126,5 @@ export function createRealtimeModule(options: RealtimeModuleOptions) {
         hub.endLogins(userId, familyIds);
       }
     },
-  };
+  });
 }
