@@ -6,10 +6,11 @@ import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrateWithLock, migrationsFolder } from "../../src/db/migrate.js";
+import { grantServiceRole } from "../../src/db/roles.js";
 import { buildTestApp, type TestApp } from "../helpers/app.js";
 import { HOUR, MINUTE } from "../helpers/clock.js";
 import { createCommitment, figures, memberOf, step } from "../helpers/commitments.js";
-import { createEmptyDatabase } from "../helpers/database.js";
+import { createEmptyDatabase, ownerUrl, serviceRole } from "../helpers/database.js";
 import { fastHasher } from "../helpers/fast-hasher.js";
 import { linkPair } from "../helpers/pairs.js";
 import { advanceClock, registerUser } from "../helpers/users.js";
@@ -28,7 +29,7 @@ let t: TestApp;
 let databaseUrl: string;
 let folder: string;
 
-/** Applies the migrations before `tag` only, from a copy of the folder with a shortened journal. */
+/** Applies the migrations before `tag` only (as the owner, granting the service role), from a copy of the folder with a shortened journal. */
 async function migrateUpTo(url: string, tag: string): Promise<void> {
   folder = await mkdtemp(path.join(os.tmpdir(), "kept-migrations-"));
   await cp(migrationsFolder, folder, { recursive: true });
@@ -37,10 +38,11 @@ async function migrateUpTo(url: string, tag: string): Promise<void> {
   const at = journal.entries.findIndex((entry) => entry.tag === tag);
   expect(at).toBeGreaterThan(0);
   await writeFile(journalPath, JSON.stringify({ ...journal, entries: journal.entries.slice(0, at) }));
-  const client = new pg.Client({ connectionString: url });
+  const client = new pg.Client({ connectionString: ownerUrl(url) });
   await client.connect();
   try {
     await migrate(drizzle(client), { migrationsFolder: folder });
+    await grantServiceRole(client, serviceRole());
   } finally {
     await client.end();
   }
@@ -84,9 +86,9 @@ describe("the figures' read model migration", () => {
     await advanceClock(t, 5 * HOUR + MINUTE, alex, blake);
     await t.app.sweeper.runOnce();
 
-    const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+    const pool = new pg.Pool({ connectionString: ownerUrl(databaseUrl), max: 1 });
     try {
-      await migrateWithLock(pool);
+      await migrateWithLock(pool, { serviceRole: serviceRole() });
     } finally {
       await pool.end();
     }
