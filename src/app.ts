@@ -102,7 +102,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.removeContentTypeParser("text/plain");
   app.setValidatorCompiler(validatorCompilerWithoutNul);
   app.setSerializerCompiler(responseSerializerCompiler);
-  registerProblemHandler(app);
+  registerProblemHandler(app, database.availability);
   registerRouteFallbacks(app);
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
@@ -264,7 +264,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorate("realtimeStats", () => ({ ...realtime.hub.stats }));
   await app.register(consistency.plugin, { requireMember: pairs.requireMember });
   await app.register(account.plugin);
-  await app.register(healthRoutes, { pool });
+  await app.register(healthRoutes, { pool, availability: database.availability });
 
   sweeper.register({ name: "idempotencyKeys", run: (now) => pruneIdempotencyKeys(db, now) });
   sweeper.register({ name: "rateLimitBuckets", run: (now) => pruneRateLimitBuckets(db, now) });

@@ -1,14 +1,18 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type pg from "pg";
 import { z } from "zod";
+import type { DatabaseAvailability } from "../db/availability.js";
 import { migrationsApplied } from "../db/migrate.js";
-import { AppError } from "../errors/app-error.js";
 import { problems } from "./openapi.js";
+import { sendProblem } from "./problem.js";
 
 const statusSchema = z.object({ status: z.literal("ok") });
 
 /** Liveness (the process answers) and readiness (database reachable and migrated). */
-export const healthRoutes: FastifyPluginAsyncZod<{ pool: pg.Pool }> = async (app, { pool }) => {
+export const healthRoutes: FastifyPluginAsyncZod<{ pool: pg.Pool; availability: DatabaseAvailability }> = async (
+  app,
+  { pool, availability },
+) => {
   app.get("/healthz", {
     config: { rateLimit: "none" },
     schema: { operationId: "healthz", tags: ["health"], summary: "Liveness", response: { 200: statusSchema } },
@@ -23,15 +27,21 @@ export const healthRoutes: FastifyPluginAsyncZod<{ pool: pg.Pool }> = async (app
       summary: "Readiness: the database answers and every migration is applied",
       response: { 200: statusSchema, ...problems("NOT_READY") },
     },
-    handler: async (_request, reply) => {
+    handler: async (request, reply) => {
       let ready = false;
       try {
         ready = await migrationsApplied(pool);
-      } catch {
-        throw new AppError("NOT_READY", "The database is not reachable", { headers: { "retry-after": "5" } });
+      } catch (error) {
+        // Probes ask every few seconds: the outage is logged once, not per probe.
+        availability.failed("readinessChecks", error);
+        reply.header("retry-after", "5");
+        return sendProblem(request, reply, "NOT_READY", "The database is not reachable");
       }
-      if (!ready)
-        throw new AppError("NOT_READY", "Database migrations are pending", { headers: { "retry-after": "5" } });
+      availability.answered();
+      if (!ready) {
+        reply.header("retry-after", "5");
+        return sendProblem(request, reply, "NOT_READY", "Database migrations are pending");
+      }
       reply.header("cache-control", "no-store");
       return { status: "ok" as const };
     },
