@@ -11,7 +11,7 @@ import type { Config } from "./config.js";
 import type { Database } from "./db/client.js";
 import { healthRoutes } from "./http/health.js";
 import { createWriteRunner, pruneIdempotencyKeys } from "./http/idempotency.js";
-import { registerProblemHandler } from "./http/problem.js";
+import { RETRY_AFTER_UNAVAILABLE_SECONDS, registerProblemHandler, sendProblem } from "./http/problem.js";
 import {
   createRateLimiter,
   createRequestCounter,
@@ -95,7 +95,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: false,
-    return503OnClosing: true,
+    // Closing answers go through the hook below: a problem like every other 503.
+    return503OnClosing: false,
   }).withTypeProvider<ZodTypeProvider>();
 
   // JSON only: a text/plain body is a 415, not a string that fails validation.
@@ -104,14 +105,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setSerializerCompiler(responseSerializerCompiler);
   registerProblemHandler(app, database.availability);
   registerRouteFallbacks(app);
-  app.addHook("onRequest", async (request, reply) => {
-    reply.header("x-request-id", request.id);
-  });
   // While closing, answers to requests still in flight end their keep-alive connections:
   // otherwise each would hold the close open until its keep-alive timeout (72 s).
   let closing = false;
   app.addHook("preClose", async () => {
     closing = true;
+  });
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+    // A request arriving on a connection still open while closing: ask for it elsewhere.
+    if (closing) {
+      reply.header("retry-after", String(RETRY_AFTER_UNAVAILABLE_SECONDS));
+      return sendProblem(request, reply, "NOT_READY", "The service is shutting down");
+    }
   });
   app.addHook("onSend", (_request, reply, payload, done) => {
     if (closing) reply.header("connection", "close");

@@ -172,8 +172,9 @@ async function stopOrphanedServer(dataDir: string, clusterDir: string, setting: 
   // A pid reused by an unrelated process: PostgreSQL's own check says what to do.
   if (info && !info.commandLine.includes(clusterDir)) return;
   const startedBy = await readNumber(path.join(dataDir, FILES.startedBy));
+  // An orphan's parent is init or a subreaper, not the Kept process that started it.
   const starterAlive = info
-    ? info.ppid > 1 && signalReaches(info.ppid) && (startedBy === undefined || info.ppid === startedBy)
+    ? signalReaches(info.ppid) && (startedBy === undefined ? info.ppid !== 1 : info.ppid === startedBy)
     : startedBy === undefined || signalReaches(startedBy);
   if (starterAlive) {
     throw new EmbeddedPostgresError(
