@@ -134,7 +134,7 @@ async function main() {
   process.stderr.write("starting PostgreSQL…\n");
   const server = await startEmbeddedPostgres({ dataDir: dir, dataDirSetting: "bench folder", logger, ephemeral: true });
   const database = connectDatabase({
-    url: server.url,
+    url: server.ownerUrl,
     logger,
     poolSize: 10,
     connectTimeoutMs: 10_000,
@@ -144,7 +144,7 @@ async function main() {
     await migrateWithLock(database.pool);
     const clock: Clock = { now: () => NOW };
     const config = loadConfig({
-      DATABASE_URL: server.url,
+      DATABASE_URL: server.ownerUrl,
       LOG_LEVEL: "silent",
       KEPT_RATE_LIMIT_PER_MINUTE: "1000000",
       KEPT_AUTH_RATE_LIMIT_PER_MINUTE: "1000000",

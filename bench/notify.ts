@@ -60,13 +60,13 @@ const dir = await mkdtemp(path.join(os.tmpdir(), "kept-bench-notify-"));
 await chmod(dir, 0o755);
 const server = await startEmbeddedPostgres({ dataDir: dir, logger: pino({ level: "silent" }), database: "bench" });
 try {
-  const pool = new pg.Pool({ connectionString: server.url, max: CLIENTS });
+  const pool = new pg.Pool({ connectionString: server.ownerUrl, max: CLIENTS });
   pool.on("error", () => {}); // idle clients see the server stop at the end
   await pool.query(
     "CREATE TABLE IF NOT EXISTS bench_events (id bigserial PRIMARY KEY, pair_id int NOT NULL, payload text)",
   );
   // A real listener drains the queue, as the hubs would.
-  const listener = new pg.Client({ connectionString: server.url });
+  const listener = new pg.Client({ connectionString: server.ownerUrl });
   await listener.connect();
   let received = 0;
   listener.on("notification", () => {

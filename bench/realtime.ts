@@ -145,9 +145,9 @@ export async function realtimeBenchmarks(log: (line: string) => void = console.l
   let service: ChildProcess | undefined;
   const sockets: WebSocket[] = [];
   try {
-    const pool = new pg.Pool({ connectionString: database.url, max: 4 });
+    const pool = new pg.Pool({ connectionString: database.ownerUrl, max: 4 });
     pool.on("error", () => {});
-    await migrateWithLock(pool);
+    await migrateWithLock(pool, { serviceRole: database.roles.service.user });
 
     // Seed 1,000 linked pairs directly, and mint their access tokens with
     // the service's own key (the benchmark is about streams, not sign-in).
@@ -196,7 +196,7 @@ export async function realtimeBenchmarks(log: (line: string) => void = console.l
     );
 
     const serviceEnv = {
-      DATABASE_URL: database.url,
+      DATABASE_URL: database.serviceUrl,
       KEPT_DATA_DIR: dir,
       KEPT_JWT_PRIVATE_KEYS: JSON.stringify([jwk]),
       KEPT_RATE_LIMIT_PER_MINUTE: "1000000",
@@ -300,7 +300,7 @@ export async function realtimeBenchmarks(log: (line: string) => void = console.l
     await measureAt(Math.max(...WRITE_RATES), 1, 2);
     const atRates = [];
     for (const rate of WRITE_RATES) atRates.push(await measureAt(rate));
-    const baselineLatencies = await notifyBaseline(database.url);
+    const baselineLatencies = await notifyBaseline(database.serviceUrl);
     for (const socket of sockets.splice(0)) socket.terminate();
 
     // Memory: RSS per idle socket at 10,000 sockets, against a bare ws server. A fresh

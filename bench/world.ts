@@ -164,18 +164,19 @@ export async function startWorld(log: (line: string) => void): Promise<World> {
       ephemeral: true,
       database: "kept_bench",
     });
-    const databaseUrl = database.url;
-    const migrationPool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
-    await migrateWithLock(migrationPool);
+    const databaseUrl = database.serviceUrl;
+    const migrationPool = new pg.Pool({ connectionString: database.ownerUrl, max: 1 });
+    await migrateWithLock(migrationPool, { serviceRole: database.roles.service.user });
     // The single-write baseline's own table: the commitments table's columns, defaults,
     // indexes and foreign keys, without the service's triggers (the read model is Kept's cost).
     await migrationPool.query(`
       CREATE TABLE bench_commitments (LIKE commitments INCLUDING DEFAULTS INCLUDING INDEXES);
       ALTER TABLE bench_commitments
         ADD FOREIGN KEY (pair_id) REFERENCES pairs (id),
-        ADD FOREIGN KEY (owner_id) REFERENCES users (id)`);
+        ADD FOREIGN KEY (owner_id) REFERENCES users (id);
+      GRANT SELECT, INSERT, UPDATE, DELETE ON bench_commitments TO ${database.roles.service.user}`);
     await migrationPool.end();
-    sql = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+    sql = new pg.Pool({ connectionString: database.ownerUrl, max: 2 });
     sql.on("error", () => {});
     const pgVersion =
       (await sql.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? "?";

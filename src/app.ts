@@ -53,10 +53,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: false,
-    return503OnClosing: true,
+    // Closing answers go through the hook below: a problem like every other 503.
+    return503OnClosing: false,
   }).withTypeProvider<ZodTypeProvider>();
 
-  const platform = await registerPlatform(app, { config, db, pool, clock, logger });
+  const platform = await registerPlatform(app, {
+    config,
+    db,
+    pool,
+    clock,
+    logger,
+    availability: database.availability,
+  });
   const { runWrite, limiter, requestCounter } = platform;
 
   // The modules, in dependency order. Late-bound arrows break the one cycle:

@@ -15,6 +15,7 @@ const environmentSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).max(255).default("0.0.0.0"),
   DATABASE_URL: postgresUrl.optional(),
+  KEPT_MIGRATE_DATABASE_URL: postgresUrl.optional(),
   KEPT_DATA_DIR: z.string().min(1).max(4096).default("./.kept"),
   CORS_ORIGINS: z
     .string()
@@ -65,6 +66,8 @@ export type Config = {
   port: number;
   host: string;
   databaseUrl: string | undefined;
+  /** The owner role that runs migrations; unset → DATABASE_URL's role (or the embedded owner). */
+  migrateDatabaseUrl: string | undefined;
   dataDir: string;
   corsOrigins: string[];
   migrateOnStart: boolean;
@@ -109,10 +112,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration: ${name}: ${issue?.message ?? "invalid"}${given}`);
   }
   const e = parsed.data;
+  if (e.KEPT_MIGRATE_DATABASE_URL && !e.DATABASE_URL) {
+    // The embedded database has its own owner role; a second server here would be a mistake.
+    throw new ConfigError(
+      "Invalid configuration: KEPT_MIGRATE_DATABASE_URL: needs DATABASE_URL (the embedded database migrates as its own owner)",
+    );
+  }
   return {
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
+    migrateDatabaseUrl: e.KEPT_MIGRATE_DATABASE_URL,
     dataDir: path.resolve(e.KEPT_DATA_DIR),
     corsOrigins: e.CORS_ORIGINS,
     migrateOnStart: e.KEPT_MIGRATE_ON_START,

@@ -3,7 +3,8 @@ import { buildApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { connectDatabase, type Database } from "./db/client.js";
 import { type EmbeddedPostgres, EmbeddedPostgresError, startEmbeddedPostgres } from "./db/embedded.js";
-import { migrateWithLock } from "./db/migrate.js";
+import { migrateForService } from "./db/migrate.js";
+import { warnIfHistoryCanBeRewritten } from "./db/roles.js";
 import { createLogger } from "./logger.js";
 import { loadOrCreateKeyFile, parsePrivateKeys } from "./modules/auth/index.js";
 
@@ -34,10 +35,10 @@ async function main(): Promise<void> {
   let database: Database | undefined;
   let app: FastifyInstance | undefined;
   let stopping = false;
-  const shutdown = async (signal: string) => {
+  const shutdown = async (reason: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, "shutting down");
+    logger.info({ reason }, "shutting down");
     const deadline = setTimeout(() => {
       logger.error("shutdown took too long; exiting");
       process.exit(1);
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
       await database?.close();
       await embedded?.stop();
       logger.info("stopped");
-      process.exit(0);
+      process.exit(exitCode);
     } catch (error) {
       logger.error({ err: error }, "shutdown failed");
       process.exit(1);
@@ -64,14 +65,25 @@ async function main(): Promise<void> {
       if (error instanceof EmbeddedPostgresError) stop(error.message);
       throw error;
     });
-    logger.info({ dataDir: config.dataDir }, "embedded PostgreSQL started");
+    logger.info({ dataDir: config.dataDir, port: embedded.port }, "embedded PostgreSQL started");
+    // Without its database the service cannot recover by itself: stop, so a restart (a
+    // supervisor, or the person who ran it) starts both again.
+    void embedded.unexpectedExit.then((exit) => {
+      if (stopping) return; // already on the way out: its stop resolves at once
+      logger.error(exit, "the embedded PostgreSQL exited unexpectedly; stopping");
+      void shutdown("embedded PostgreSQL exited", 1);
+    });
   }
-  const databaseUrl = config.databaseUrl ?? (embedded?.url as string);
-  database = connectDatabase({ url: databaseUrl, logger, ...config.database });
+  database = connectDatabase({
+    url: config.databaseUrl ?? (embedded?.serviceUrl as string),
+    logger,
+    ...config.database,
+  });
   if (config.migrateOnStart) {
-    await migrateWithLock(database.pool);
+    await migrateForService(database.pool, config.migrateDatabaseUrl ?? embedded?.ownerUrl);
     logger.info("migrations applied");
   }
+  await warnIfHistoryCanBeRewritten(database.pool, logger);
 
   const signingKeys = config.jwt.privateKeysJson
     ? parsePrivateKeys(config.jwt.privateKeysJson, "KEPT_JWT_PRIVATE_KEYS")

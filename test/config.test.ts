@@ -36,6 +36,25 @@ describe("configuration", () => {
     }
   });
 
+  it("takes KEPT_MIGRATE_DATABASE_URL (the owner) only beside DATABASE_URL (the service role)", () => {
+    expect(
+      loadConfig({
+        DATABASE_URL: "postgres://kept_service:s@db/kept",
+        KEPT_MIGRATE_DATABASE_URL: "postgres://kept_owner:o@db/kept",
+      }),
+    ).toMatchObject({
+      databaseUrl: "postgres://kept_service:s@db/kept",
+      migrateDatabaseUrl: "postgres://kept_owner:o@db/kept",
+    });
+    expect(loadConfig({ DATABASE_URL: "postgres://kept:k@db/kept" }).migrateDatabaseUrl).toBeUndefined();
+    expect(() => loadConfig({ KEPT_MIGRATE_DATABASE_URL: "postgres://kept_owner:o@db/kept" })).toThrow(
+      /^Invalid configuration: KEPT_MIGRATE_DATABASE_URL: /,
+    );
+    expect(() => loadConfig({ DATABASE_URL: "postgres://a@db/k", KEPT_MIGRATE_DATABASE_URL: "mysql://x" })).toThrow(
+      ConfigError,
+    );
+  });
+
   it("parses the CORS allow-list", () => {
     expect(loadConfig({ CORS_ORIGINS: "https://a.example, https://b.example" }).corsOrigins).toEqual([
       "https://a.example",

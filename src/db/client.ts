@@ -1,6 +1,7 @@
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import type { Logger } from "pino";
+import { type DatabaseAvailability, trackAvailability } from "./availability.js";
 import * as schema from "./schema/index.js";
 
 export type Db = NodePgDatabase<typeof schema> & { $client: pg.Pool };
@@ -22,6 +23,7 @@ export type Database = {
   db: Db;
   url: string;
   pool: pg.Pool;
+  availability: DatabaseAvailability;
   close(): Promise<void>;
 };
 
@@ -36,18 +38,16 @@ export function connectDatabase(options: DatabaseOptions): Database {
     idleTimeoutMillis: 30_000,
     application_name: options.applicationName ?? "kept",
   });
+  const availability = trackAvailability(options.logger);
   // An idle client losing its connection emits here; without a listener it would crash the process.
-  pool.on("error", (error) => {
-    options.logger.warn({ err: error }, "idle database connection failed");
-  });
+  pool.on("error", (error) => availability.failed("connections", error));
   // The pool stops listening while a client is checked out: a server restart that hits a
   // client between two statements of a transaction would then crash the process. With this
   // listener the client is only marked broken: its next query fails (→ 503) and the pool
   // drops it on release.
   pool.on("connect", (client) => {
-    client.on("error", (error) => {
-      options.logger.warn({ err: error }, "database connection failed while in use");
-    });
+    availability.answered();
+    client.on("error", (error) => availability.failed("connections", error));
   });
   const db = drizzle(pool, { schema });
   let closed = false;
@@ -55,6 +55,7 @@ export function connectDatabase(options: DatabaseOptions): Database {
     db,
     url: options.url,
     pool,
+    availability,
     async close() {
       if (closed) return;
       closed = true;

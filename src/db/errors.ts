@@ -3,10 +3,16 @@
  * reachable right now" (→ 503 with Retry-After) and unique violations
  * (→ 409), so no internal message ever reaches a client.
  */
-const unavailableSqlStates = new Set([
+
+/** The statement failed, not the database: a retry succeeds. */
+const transientSqlStates = new Set([
   "57014", // query_canceled: statement_timeout
   "40001", // serialization_failure: transient, a retry succeeds
   "40P01", // deadlock_detected: transient, a retry succeeds
+]);
+
+/** The database could not be reached, or dropped the connection. */
+const connectionSqlStates = new Set([
   "57P01", // admin_shutdown
   "57P02", // crash_shutdown
   "57P03", // cannot_connect_now
@@ -20,10 +26,11 @@ const unavailableSqlStates = new Set([
 
 const unavailableNodeCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EPIPE", "EAI_AGAIN"]);
 
-const unavailableMessages = [
-  "timeout exceeded when trying to connect",
+/** A statement or the wait for a pooled connection took too long: the database may be busy, not gone. */
+const slowMessages = ["timeout exceeded when trying to connect", "Query read timeout"];
+
+const connectionMessages = [
   "Connection terminated",
-  "Query read timeout",
   "Client has encountered a connection error",
   "connect ECONNREFUSED",
 ];
@@ -45,12 +52,24 @@ function* causes(error: unknown): Generator<unknown> {
   }
 }
 
-export function isDatabaseUnavailable(error: unknown): boolean {
+/** The database could not be reached or lost the connection (an outage, logged once: see availability.ts). */
+export function isConnectionFailure(error: unknown): boolean {
   for (const e of causes(error)) {
     const code = codeOf(e);
-    if (code && (unavailableSqlStates.has(code) || unavailableNodeCodes.has(code))) return true;
+    if (code && (connectionSqlStates.has(code) || unavailableNodeCodes.has(code))) return true;
     const message = e instanceof Error ? e.message : "";
-    if (unavailableMessages.some((m) => message.includes(m))) return true;
+    if (connectionMessages.some((m) => message.includes(m))) return true;
+  }
+  return false;
+}
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (isConnectionFailure(error)) return true;
+  for (const e of causes(error)) {
+    const code = codeOf(e);
+    if (code && transientSqlStates.has(code)) return true;
+    const message = e instanceof Error ? e.message : "";
+    if (slowMessages.some((m) => message.includes(m))) return true;
   }
   return false;
 }

@@ -2,9 +2,10 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type pg from "pg";
 import { z } from "zod";
 import type { Clock } from "../clock.js";
+import type { DatabaseAvailability } from "../db/availability.js";
 import { migrationsApplied } from "../db/migrate.js";
-import { AppError } from "../errors/app-error.js";
 import { problems } from "./openapi.js";
+import { sendProblem } from "./problem.js";
 
 const statusSchema = z.object({ status: z.literal("ok") });
 
@@ -19,16 +20,21 @@ type Readiness = "ready" | "pending" | "unreachable";
  * clock). A not-ready answer is not kept, so an instance is seen ready as
  * soon as it is.
  */
-function readinessCheck(pool: pg.Pool, clock: Clock) {
+function readinessCheck(pool: pg.Pool, clock: Clock, availability: DatabaseAvailability) {
   let readyAt: number | undefined;
   let running: Promise<Readiness> | undefined;
 
   async function check(): Promise<Readiness> {
+    let applied: boolean;
     try {
-      if (!(await migrationsApplied(pool))) return "pending";
-    } catch {
+      applied = await migrationsApplied(pool);
+    } catch (error) {
+      // Probes ask every few seconds: the outage is logged once, not per probe.
+      availability.failed("readinessChecks", error);
       return "unreachable";
     }
+    availability.answered();
+    if (!applied) return "pending";
     readyAt = clock.now().getTime();
     return "ready";
   }
@@ -44,14 +50,18 @@ function readinessCheck(pool: pg.Pool, clock: Clock) {
 }
 
 /** Liveness (the process answers) and readiness (database reachable and migrated). */
-export const healthRoutes: FastifyPluginAsyncZod<{ pool: pg.Pool; clock: Clock }> = async (app, { pool, clock }) => {
+export const healthRoutes: FastifyPluginAsyncZod<{
+  pool: pg.Pool;
+  clock: Clock;
+  availability: DatabaseAvailability;
+}> = async (app, { pool, clock, availability }) => {
   app.get("/healthz", {
     config: { rateLimit: "none" },
     schema: { operationId: "healthz", tags: ["health"], summary: "Liveness", response: { 200: statusSchema } },
     handler: async () => ({ status: "ok" as const }),
   });
 
-  const readiness = readinessCheck(pool, clock);
+  const readiness = readinessCheck(pool, clock, availability);
   app.get("/readyz", {
     schema: {
       operationId: "readyz",
@@ -60,13 +70,12 @@ export const healthRoutes: FastifyPluginAsyncZod<{ pool: pg.Pool; clock: Clock }
       description: `Under the default rate limit; a "ready" answer is reused for ${READINESS_REUSE_MS / 1000} s.`,
       response: { 200: statusSchema, ...problems("NOT_READY", "RATE_LIMITED") },
     },
-    handler: async (_request, reply) => {
+    handler: async (request, reply) => {
       const state = await readiness();
-      if (state === "unreachable") {
-        throw new AppError("NOT_READY", "The database is not reachable", { headers: { "retry-after": "5" } });
-      }
-      if (state === "pending") {
-        throw new AppError("NOT_READY", "Database migrations are pending", { headers: { "retry-after": "5" } });
+      if (state !== "ready") {
+        reply.header("retry-after", "5");
+        const detail = state === "unreachable" ? "The database is not reachable" : "Database migrations are pending";
+        return sendProblem(request, reply, "NOT_READY", detail);
       }
       reply.header("cache-control", "no-store");
       return { status: "ok" as const };

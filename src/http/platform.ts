@@ -9,13 +9,14 @@ import type pg from "pg";
 import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config.js";
+import type { DatabaseAvailability } from "../db/availability.js";
 import type { Db } from "../db/client.js";
 import type { KeptModule } from "../modules/module.js";
 import { createSweeper, type Sweeper } from "../sweep.js";
 import { healthRoutes } from "./health.js";
 import { createWriteRunner, pruneIdempotencyKeys, type RunWrite } from "./idempotency.js";
 import { createOpenApiDocument } from "./openapi-document.js";
-import { registerProblemHandler } from "./problem.js";
+import { RETRY_AFTER_UNAVAILABLE_SECONDS, registerProblemHandler, sendProblem } from "./problem.js";
 import {
   createRateLimiter,
   createRequestCounter,
@@ -55,7 +56,15 @@ const CORS_EXPOSED_HEADERS = [
   "Idempotent-Replayed",
 ];
 
-export type PlatformOptions = { config: Config; db: Db; pool: pg.Pool; clock: Clock; logger: Logger };
+export type PlatformOptions = {
+  config: Config;
+  db: Db;
+  pool: pg.Pool;
+  clock: Clock;
+  logger: Logger;
+  /** Outages logged once when they start and once, with counts, when they end. */
+  availability: DatabaseAvailability;
+};
 
 /** What the platform answers the modules, and its own routes and housekeeping. */
 export type Platform = {
@@ -78,22 +87,27 @@ export type Platform = {
  * writes and the sweeper.
  */
 export async function registerPlatform(app: FastifyInstance, options: PlatformOptions): Promise<Platform> {
-  const { config, db, pool, clock, logger } = options;
+  const { config, db, pool, clock, logger, availability } = options;
 
   // JSON only: a text/plain body is a 415, not a string that fails validation.
   app.removeContentTypeParser("text/plain");
   app.setValidatorCompiler(validatorCompilerWithoutNul);
   app.setSerializerCompiler(responseSerializerCompiler);
-  registerProblemHandler(app);
+  registerProblemHandler(app, availability);
   registerRouteFallbacks(app);
-  app.addHook("onRequest", async (request, reply) => {
-    reply.header("x-request-id", request.id);
-  });
   // While closing, answers to requests still in flight end their keep-alive connections:
   // otherwise each would hold the close open until its keep-alive timeout (72 s).
   let closing = false;
   app.addHook("preClose", async () => {
     closing = true;
+  });
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+    // A request arriving on a connection still open while closing: ask for it elsewhere.
+    if (closing) {
+      reply.header("retry-after", String(RETRY_AFTER_UNAVAILABLE_SECONDS));
+      return sendProblem(request, reply, "NOT_READY", "The service is shutting down");
+    }
   });
   app.addHook("onSend", (_request, reply, payload, done) => {
     if (closing) reply.header("connection", "close");
@@ -152,7 +166,7 @@ export async function registerPlatform(app: FastifyInstance, options: PlatformOp
   const housekeeping: KeptModule = {
     name: "platform",
     plugin: async (routes) => {
-      await routes.register(healthRoutes, { pool, clock });
+      await routes.register(healthRoutes, { pool, clock, availability });
     },
     sweepTasks: [
       { name: "idempotencyKeys", run: (now) => pruneIdempotencyKeys(db, now) },

@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { isDatabaseUnavailable, uniqueViolation } from "../db/errors.js";
+import type { DatabaseAvailability } from "../db/availability.js";
+import { isConnectionFailure, isDatabaseUnavailable, uniqueViolation } from "../db/errors.js";
 import { AppError, type FieldError } from "../errors/app-error.js";
 import { type ErrorCode, errorCatalogue, problemType } from "../errors/catalogue.js";
 
@@ -65,7 +66,7 @@ export function sendProblem(
 }
 
 /** Turns every error into problem+json; a 5xx never shows its message. */
-export function registerProblemHandler(app: FastifyInstance): void {
+export function registerProblemHandler(app: FastifyInstance, availability?: DatabaseAvailability): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof AppError) {
       if (error.headers) reply.headers(error.headers);
@@ -81,7 +82,9 @@ export function registerProblemHandler(app: FastifyInstance): void {
       return sendProblem(request, reply, mapped, detail);
     }
     if (isDatabaseUnavailable(error)) {
-      request.log.warn({ err: error }, "database unavailable");
+      // An outage is logged once, by `availability`, not once per request.
+      if (availability && isConnectionFailure(error)) availability.failed("requests", error);
+      else request.log.warn({ err: error }, "database unavailable");
       reply.header("retry-after", String(RETRY_AFTER_UNAVAILABLE_SECONDS));
       return sendProblem(request, reply, "DATABASE_UNAVAILABLE");
     }

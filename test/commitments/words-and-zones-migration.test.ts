@@ -5,7 +5,7 @@ import { migrateWithLock } from "../../src/db/migrate.js";
 import { buildTestApp, type TestApp } from "../helpers/app.js";
 import { HOUR } from "../helpers/clock.js";
 import { step } from "../helpers/commitments.js";
-import { createEmptyDatabase } from "../helpers/database.js";
+import { createEmptyDatabase, ownerUrl, serviceRole } from "../helpers/database.js";
 import { fastHasher } from "../helpers/fast-hasher.js";
 import { migrateBefore, seedCommitment, seedPair, seedUser, signIn } from "../helpers/seed.js";
 
@@ -82,9 +82,9 @@ describe("migration 0013 (words on record, zones frozen at the end)", () => {
         await client.end();
       }
     })();
-    const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+    const pool = new pg.Pool({ connectionString: ownerUrl(databaseUrl), max: 1 });
     try {
-      await migrateWithLock(pool);
+      await migrateWithLock(pool, { serviceRole: serviceRole() });
     } finally {
       await pool.end();
     }

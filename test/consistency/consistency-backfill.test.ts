@@ -5,7 +5,7 @@ import { migrateWithLock } from "../../src/db/migrate.js";
 import { buildTestApp, type TestApp } from "../helpers/app.js";
 import { HOUR } from "../helpers/clock.js";
 import { figures, memberOf } from "../helpers/commitments.js";
-import { createEmptyDatabase } from "../helpers/database.js";
+import { createEmptyDatabase, ownerUrl, serviceRole } from "../helpers/database.js";
 import { fastHasher } from "../helpers/fast-hasher.js";
 import { migrateBefore, type SeededUser, seedCommitment, seedPair, seedUser, signIn } from "../helpers/seed.js";
 
@@ -96,9 +96,9 @@ describe("the figures' read model migration", () => {
     }
     t.clock.set(at(5 + 1 / 60));
 
-    const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+    const pool = new pg.Pool({ connectionString: ownerUrl(databaseUrl), max: 1 });
     try {
-      await migrateWithLock(pool);
+      await migrateWithLock(pool, { serviceRole: serviceRole() });
     } finally {
       await pool.end();
     }

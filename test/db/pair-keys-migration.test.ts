@@ -6,7 +6,7 @@ import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrateWithLock, migrationsFolder } from "../../src/db/migrate.js";
-import { createEmptyDatabase } from "../helpers/database.js";
+import { createEmptyDatabase, ownerUrl, serviceRole } from "../helpers/database.js";
 
 /**
  * The migration that keys commitments, series and requests by pair and
@@ -29,7 +29,8 @@ beforeAll(async () => {
   const at = journal.entries.findIndex((entry) => entry.tag.endsWith(TAG_ENDS));
   expect(at).toBeGreaterThan(0);
   await writeFile(journalPath, JSON.stringify({ ...journal, entries: journal.entries.slice(0, at) }));
-  client = new pg.Client({ connectionString: url });
+  // As the owner, as the service's own migrations run.
+  client = new pg.Client({ connectionString: ownerUrl(url) });
   await client.connect();
   await migrate(drizzle(client), { migrationsFolder: folder });
 
@@ -64,9 +65,9 @@ beforeAll(async () => {
        '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001', 'Call', 'other', now(), 0,
        'pending', now(), now());`);
 
-  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  const pool = new pg.Pool({ connectionString: ownerUrl(url), max: 1 });
   try {
-    await migrateWithLock(pool);
+    await migrateWithLock(pool, { serviceRole: serviceRole() });
   } finally {
     await pool.end();
   }

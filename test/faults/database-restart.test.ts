@@ -3,6 +3,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestCluster, type TestCluster } from "../helpers/cluster.js";
+import { serviceUrl } from "../helpers/database.js";
 import { cleanUp, type KeptProcess, makeTempDir, startService } from "../helpers/process.js";
 
 /**
@@ -27,7 +28,7 @@ describe("database restart under write load", () => {
     cluster = await startTestCluster();
     databaseUrl = await cluster.createDatabase("kept_restart");
     service = await startService({
-      DATABASE_URL: databaseUrl,
+      DATABASE_URL: serviceUrl(databaseUrl),
       KEPT_DATA_DIR: path.join(await makeTempDir(), "data"),
       KEPT_DB_POOL_SIZE: "10",
       KEPT_DB_CONNECT_TIMEOUT_MS: "1000",

@@ -2,6 +2,7 @@ import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestCluster, type TestCluster } from "../helpers/cluster.js";
+import { serviceUrl } from "../helpers/database.js";
 import { cleanUp, type KeptProcess, makeTempDir, startService } from "../helpers/process.js";
 import { isEvent, openStream, type StreamClient } from "../helpers/stream.js";
 
@@ -18,7 +19,7 @@ describe("realtime through a database restart", () => {
   beforeAll(async () => {
     cluster = await startTestCluster();
     service = await startService({
-      DATABASE_URL: await cluster.createDatabase("kept_stream_restart"),
+      DATABASE_URL: serviceUrl(await cluster.createDatabase("kept_stream_restart")),
       KEPT_DATA_DIR: path.join(await makeTempDir(), "data"),
       KEPT_DB_CONNECT_TIMEOUT_MS: "1000",
       KEPT_STREAM_CATCH_UP_MS: "500",

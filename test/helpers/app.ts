@@ -8,7 +8,7 @@ import { connectDatabase, type Database } from "../../src/db/client.js";
 import { loggerOptions } from "../../src/logger.js";
 import { generatePrivateJwk, type PasswordHasher, type PrivateJwk } from "../../src/modules/auth/index.js";
 import { TestClock } from "./clock.js";
-import { createTestDatabase } from "./database.js";
+import { createTestDatabase, serviceUrl } from "./database.js";
 
 /** Everything a test needs: the app, its clock, its own database and the captured log lines. */
 export type TestApp = {
@@ -16,7 +16,10 @@ export type TestApp = {
   http: ReturnType<typeof supertest>;
   clock: TestClock;
   database: Database;
+  /** The test's database as a superuser: for reading and tampering with rows directly. */
   databaseUrl: string;
+  /** The same database as the service role, which the app connects as (it owns nothing). */
+  serviceUrl: string;
   config: Config;
   logs: string[];
   close(): Promise<void>;
@@ -25,6 +28,7 @@ export type TestApp = {
 export type TestAppOptions = {
   env?: Record<string, string>;
   passwordHasher?: PasswordHasher;
+  /** A database on a test server, as its superuser (default: a fresh clone of the template). */
   databaseUrl?: string;
   clock?: TestClock;
 };
@@ -34,8 +38,9 @@ let sharedKey: Promise<PrivateJwk> | undefined;
 /** Builds the real app on a database of its own, with a hand-moved clock and logs kept in memory. */
 export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase());
+  const appUrl = serviceUrl(databaseUrl);
   const config = loadConfig({
-    DATABASE_URL: databaseUrl,
+    DATABASE_URL: appUrl,
     LOG_LEVEL: "info",
     KEPT_RATE_LIMIT_PER_MINUTE: "100000",
     KEPT_AUTH_RATE_LIMIT_PER_MINUTE: "100000",
@@ -53,7 +58,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     }),
   );
   const clock = options.clock ?? new TestClock();
-  const database = connectDatabase({ url: databaseUrl, logger, ...config.database });
+  const database = connectDatabase({ url: appUrl, logger, ...config.database });
   sharedKey ??= generatePrivateJwk();
   const app = await buildApp({
     config,
@@ -70,6 +75,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     clock,
     database,
     databaseUrl,
+    serviceUrl: appUrl,
     config,
     logs,
     async close() {

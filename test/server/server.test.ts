@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { createEmptyDatabase } from "../helpers/database.js";
+import { createEmptyDatabase, createTestDatabase, ownerUrl, serviceUrl } from "../helpers/database.js";
 import { cleanUp, type KeptProcess, makeTempDir, repoRoot, runScript, startService } from "../helpers/process.js";
 
 // Every test here starts real processes; embedded PostgreSQL's initdb alone takes seconds.
@@ -29,6 +29,37 @@ async function appliedMigrationCount(databaseUrl: string): Promise<number> {
   try {
     const { rows } = await client.query<{ count: string }>("SELECT count(*) FROM drizzle.__drizzle_migrations");
     return Number(rows[0]?.count);
+  } finally {
+    await client.end();
+  }
+}
+
+type LogLine = { level: number; msg: string; [key: string]: unknown };
+
+function logLines(text: string): LogLine[] {
+  return lines(text).flatMap((line) => {
+    try {
+      return [JSON.parse(line) as LogLine];
+    } catch {
+      return [];
+    }
+  });
+}
+
+const REWRITE_WARNING = "the service's database role could rewrite history";
+
+/** The embedded server's port and a role's URL, from the files it keeps in the data folder. */
+async function embeddedUrl(dataDir: string, user: string, passwordFile: string, database = "kept"): Promise<string> {
+  const port = (await readFile(path.join(dataDir, "postgres", "postmaster.pid"), "utf8")).split("\n")[3];
+  const password = (await readFile(path.join(dataDir, passwordFile), "utf8")).trim();
+  return `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+}
+
+async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
   } finally {
     await client.end();
   }
@@ -78,6 +109,44 @@ describe("with the embedded PostgreSQL (no DATABASE_URL)", () => {
   );
 
   it(
+    "connects as a service role that owns nothing and cannot rewrite history; migrations ran as the owner",
+    async () => {
+      for (const file of ["postgres-password", "kept-owner-password", "kept-service-password"]) {
+        expect((await stat(path.join(dataDir, file))).mode & 0o777, file).toBe(0o600);
+      }
+      const admin = await embeddedUrl(dataDir, "postgres", "postgres-password");
+      const seen = await withClient(admin, async (client) => {
+        const sessions = await client.query<{ usename: string }>(
+          "SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'kept' AND application_name = 'kept'",
+        );
+        const owner = await client.query<{ owner: string }>(
+          "SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid = 'events'::regclass",
+        );
+        return { sessions: sessions.rows.map((row) => row.usename), owner: owner.rows[0]?.owner };
+      });
+      expect(seen).toEqual({ sessions: ["kept_service"], owner: "kept_owner" });
+
+      const service = await embeddedUrl(dataDir, "kept_service", "kept-service-password");
+      const refused = await withClient(service, async (client) =>
+        Promise.all(
+          [
+            "UPDATE events SET type = 'x'",
+            "ALTER TABLE events DISABLE TRIGGER ALL",
+            "SET session_replication_role = replica",
+          ].map((statement) =>
+            client.query(statement).then(
+              () => "accepted",
+              (error: { code?: string }) => error.code,
+            ),
+          ),
+        ),
+      );
+      expect(refused).toEqual(["42501", "42501", "42501"]);
+    },
+    SLOW,
+  );
+
+  it(
     "refuses a second instance on the same KEPT_DATA_DIR, and the first keeps serving",
     async () => {
       const second = await startService({ KEPT_DATA_DIR: dataDir });
@@ -99,6 +168,8 @@ describe("with the embedded PostgreSQL (no DATABASE_URL)", () => {
     async () => {
       const exit = await first.stop("SIGTERM");
       expect(exit, first.stderr()).toEqual({ code: 0, signal: null });
+      // Its role owns nothing: no warning (its output is complete once it has exited).
+      expect(first.stdout()).not.toContain(REWRITE_WARNING);
       // The embedded server was stopped too, not left running.
       expect(existsSync(path.join(dataDir, "postgres", "postmaster.pid"))).toBe(false);
 
@@ -187,7 +258,7 @@ describe("with DATABASE_URL", () => {
       const databaseUrl = await createEmptyDatabase();
       const dataDir = path.join(await makeTempDir(), "data");
       const service = await startService({
-        DATABASE_URL: databaseUrl,
+        DATABASE_URL: serviceUrl(databaseUrl),
         KEPT_DATA_DIR: dataDir,
         KEPT_MIGRATE_ON_START: "false",
       });
@@ -200,7 +271,11 @@ describe("with DATABASE_URL", () => {
       expect(await notReady.json()).toMatchObject({ status: 503, code: "NOT_READY" });
       expect((await service.fetch("/healthz")).status).toBe(200);
 
-      const migrated = await runScript("src/db/migrate-cli.ts", { DATABASE_URL: databaseUrl });
+      // As the owner, which then grants the service role its rights (readiness reads the migrations' table).
+      const migrated = await runScript("src/db/migrate-cli.ts", {
+        DATABASE_URL: serviceUrl(databaseUrl),
+        KEPT_MIGRATE_DATABASE_URL: ownerUrl(databaseUrl),
+      });
       expect(migrated.code, migrated.stderr).toBe(0);
       expect(migrated.stdout).toContain("migrations applied");
 
@@ -226,7 +301,8 @@ describe("with DATABASE_URL", () => {
       const [a, b] = await Promise.all(
         [1, 2].map(async () =>
           startService({
-            DATABASE_URL: databaseUrl,
+            DATABASE_URL: serviceUrl(databaseUrl),
+            KEPT_MIGRATE_DATABASE_URL: ownerUrl(databaseUrl),
             KEPT_DATA_DIR: path.join(await makeTempDir(), "data"),
             KEPT_MIGRATE_ON_START: "true",
           }),
@@ -241,6 +317,25 @@ describe("with DATABASE_URL", () => {
       const [exitA, exitB] = await Promise.all([a.stop("SIGTERM"), b.stop("SIGTERM")]);
       expect(exitA, a.stderr()).toEqual({ code: 0, signal: null });
       expect(exitB, b.stderr()).toEqual({ code: 0, signal: null });
+      // Migrated as the owner, serving as the service role: nothing to warn about.
+      for (const service of [a, b]) expect(service.stdout()).not.toContain(REWRITE_WARNING);
+    },
+    SLOW,
+  );
+
+  it(
+    "warns once at start when DATABASE_URL's role could rewrite history (here a superuser), and still serves",
+    async () => {
+      const service = await startService({
+        DATABASE_URL: await createTestDatabase(),
+        KEPT_DATA_DIR: path.join(await makeTempDir(), "data"),
+      });
+      await service.waitForReady();
+      // Stopped first, so its output has been read to the end.
+      expect(await service.stop("SIGTERM"), service.stderr()).toEqual({ code: 0, signal: null });
+      const warnings = logLines(service.stdout()).filter((line) => line.msg.startsWith(REWRITE_WARNING));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatchObject({ level: 40, rights: ["superuser"] });
     },
     SLOW,
   );
