@@ -16,7 +16,7 @@ import type {
   CreateCommitmentInput,
   UpdateCommitmentInput,
 } from "./commitments.schemas.js";
-import type { PairWork } from "./pair-work.js";
+import type { CommitmentEventType, PairWork } from "./pair-work.js";
 import { type CommitmentAction, commitmentRules } from "./state-machine.js";
 
 type Row = typeof commitments.$inferSelect;
@@ -120,7 +120,7 @@ export type CommitmentsServiceDeps = PairWork & {
 };
 
 /** A change to one commitment: the row's new values and the events it writes. */
-type Change = { set: RowChange; events: Omit<NewEvent, "pairId" | "subjectType" | "subjectId">[] };
+type Change = { set: RowChange; events: Omit<NewEvent<CommitmentEventType>, "pairId" | "subjectType" | "subjectId">[] };
 
 export function createCommitmentsService(deps: CommitmentsServiceDeps) {
   const { db, clock, pairs, history } = deps;
@@ -234,7 +234,7 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
       createdAt: now,
       updatedAt: now,
     };
-    const event: NewEvent = {
+    const event: NewEvent<CommitmentEventType> = {
       pairId,
       type: "commitment.created",
       actorId: links.actorId,

@@ -5,7 +5,7 @@ import { principalOf } from "../../http/principal.js";
 import { pairsRoutes } from "./pairs.routes.js";
 import { createPairsService, type PairsServiceDeps } from "./pairs.service.js";
 
-export type { EndReason, PairEndingHandler, PairsService } from "./pairs.service.js";
+export { type EndReason, type PairEndingHandler, type PairsService, pairEventTypes } from "./pairs.service.js";
 
 export type PairsModuleOptions = PairsServiceDeps & {
   runWrite: RunWrite;
