@@ -178,8 +178,8 @@ describe("illegal moves answer 409 with the rule's code, and change nothing", ()
 });
 
 describe("the state machine", () => {
-  it("is one table, and the README shows every row of it", async () => {
-    const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8");
+  it("is one table, and docs/domain.md shows every row of it", async () => {
+    const readme = await readFile(new URL("../../docs/domain.md", import.meta.url), "utf8");
     for (const { from, action, to, who } of transitions) {
       expect(readme).toContain(`| \`${from}\` | \`${action}\` | \`${to}\` | ${who} |`);
     }
