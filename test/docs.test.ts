@@ -1,4 +1,5 @@
-import { readFile } from "node:fs/promises";
+import { access, readdir, readFile } from "node:fs/promises";
+import { dirname, join, normalize } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { environmentVariables } from "../src/config.js";
 import { errorCatalogue } from "../src/errors/catalogue.js";
@@ -56,7 +57,38 @@ function registeredRoutes(tree: string): string[] {
   return routes;
 }
 
+/** GitHub's anchors for a document's headings: lower case, punctuation dropped, spaces as dashes, repeats numbered. */
+function anchorsOf(document: string): Set<string> {
+  const anchors = new Set<string>();
+  const seen = new Map<string, number>();
+  for (const [, heading] of document.matchAll(/^#{1,6} (.+)$/gm)) {
+    const slug = (heading ?? "")
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}_\- ]/gu, "")
+      .replaceAll(" ", "-");
+    const count = seen.get(slug) ?? 0;
+    seen.set(slug, count + 1);
+    anchors.add(count === 0 ? slug : `${slug}-${count}`);
+  }
+  return anchors;
+}
+
 describe("the README and docs/ stay true", () => {
+  it("link only to files and headings that exist", async () => {
+    const files = ["README.md", ...(await readdir(new URL("../docs", import.meta.url))).map((name) => `docs/${name}`)];
+    for (const file of files) {
+      const text = await read(file);
+      for (const [, link] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (!link || /^[a-z]+:/.test(link)) continue;
+        const [target = "", anchor] = link.split("#");
+        const path = target === "" ? file : normalize(join(dirname(file), target));
+        await expect(access(new URL(`../${path}`, import.meta.url)), `${file}: ${link}`).resolves.toBeUndefined();
+        if (anchor) expect(anchorsOf(await read(path)), `${file}: ${link}`).toContain(anchor);
+      }
+    }
+  });
+
   it("list every problem code with its status, and no code the catalogue lacks", () => {
     const rows = tableUnder(api, "## Problem codes");
     const documented = new Map(rows.map(([cell, status]) => [code(cell), Number(status)]));
