@@ -59,7 +59,7 @@ const environmentSchema = z.object({
 
 export type Environment = z.infer<typeof environmentSchema>;
 
-/** Every variable name Kept reads (the README documents each). */
+/** Every variable name Kept reads (the README's configuration table documents each; test/docs.test.ts checks). */
 export const environmentVariables = Object.keys(environmentSchema.shape);
 
 export type Config = {

@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { Logger } from "pino";
 
 /**
- * Two roles (README "Database roles"): the owner, which owns every table
+ * Two roles (docs/security.md "Database roles"): the owner, which owns every table
  * and runs migrations, and the service role the API connects as, which owns
  * nothing. The service may read and write rows, but on `events` only
  * `SELECT` and `INSERT`: a leaked service credential cannot rewrite the

@@ -1,7 +1,7 @@
 /**
  * Every problem `code` Kept answers with: its HTTP status and a title that
  * stays the same for every occurrence. Front ends branch on `code`, never on
- * `detail`. The README publishes this table.
+ * `detail`. docs/api.md publishes this table.
  */
 export const errorCatalogue = {
   VALIDATION_FAILED: { status: 400, title: "The request is not valid" },
@@ -78,7 +78,7 @@ export const errorCatalogue = {
 
 export type ErrorCode = keyof typeof errorCatalogue;
 
-/** Problem `type` URIs: stable identifiers, documented in the README catalogue. */
+/** Problem `type` URIs: stable identifiers, documented in docs/api.md. */
 export function problemType(code: ErrorCode): string {
   return `urn:kept:problem:${code.toLowerCase().replaceAll("_", "-")}`;
 }

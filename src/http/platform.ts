@@ -129,7 +129,7 @@ export async function registerPlatform(app: FastifyInstance, options: PlatformOp
         title: "Kept API",
         version: "1.0.0",
         description:
-          'Commitments, follow-through and boundaries for two partners rebuilding trust. Errors are RFC 9457 problem details with a stable `code` (catalogue in the README). The live stream (`GET /v1/stream`) is a WebSocket: its messages are the `StreamServerMessage` and `StreamClientMessage` schemas below, and the README\'s "WebSocket protocol" section documents connecting, resuming and close codes.',
+          'Commitments, follow-through and boundaries for two partners rebuilding trust. Errors are RFC 9457 problem details with a stable `code` (catalogue in docs/api.md). The live stream (`GET /v1/stream`) is a WebSocket: its messages are the `StreamServerMessage` and `StreamClientMessage` schemas below, and docs/realtime.md ("WebSocket protocol") documents connecting, resuming and close codes.',
       },
       components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
     },

@@ -178,13 +178,13 @@ describe("illegal moves answer 409 with the rule's code, and change nothing", ()
 });
 
 describe("the state machine", () => {
-  it("is one table, and the README shows every row of it", async () => {
-    const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8");
+  it("is one table, and docs/domain.md shows every row of it", async () => {
+    const domain = await readFile(new URL("../../docs/domain.md", import.meta.url), "utf8");
     for (const { from, action, to, who } of transitions) {
-      expect(readme).toContain(`| \`${from}\` | \`${action}\` | \`${to}\` | ${who} |`);
+      expect(domain).toContain(`| \`${from}\` | \`${action}\` | \`${to}\` | ${who} |`);
     }
     const pairs = transitions.map(({ from, action }) => `${from}×${action}`);
     expect(new Set(pairs).size).toBe(pairs.length);
-    for (const type of boundaryEventTypes) expect(readme).toContain(`| \`boundary.${type}\` |`);
+    for (const type of boundaryEventTypes) expect(domain).toContain(`| \`boundary.${type}\` |`);
   });
 });

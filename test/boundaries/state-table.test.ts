@@ -10,7 +10,7 @@ import type { SignedInUser } from "../helpers/users.js";
 /**
  * Walks the boundary state table: every (state, action, member) is driven
  * through the API. Allowed by the table: it succeeds and lands in its `to`.
- * Anything else answers 409 with the rule's code (README, "Refusals") and
+ * Anything else answers 409 with the rule's code (docs/domain.md, "Refusals") and
  * the boundary stays as it was. The system's actions are driven by what
  * causes them (a time box passing and the sweep, a partner leaving) from
  * every state: where the table lists one it lands in its `to`, elsewhere
@@ -108,7 +108,7 @@ function act(world: World, action: MemberAction, member: Member, id: string) {
   }
 }
 
-/** The code an action answers from a state the table does not list it in (README, "Refusals"). */
+/** The code an action answers from a state the table does not list it in (docs/domain.md, "Refusals"). */
 function refusedFrom(state: BoundaryState, action: MemberAction): string {
   switch (action) {
     case "accept":

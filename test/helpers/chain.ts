@@ -19,7 +19,7 @@ export type TimelineEvent = {
 export const GENESIS = "0".repeat(64);
 
 /**
- * What the README tells a front end to do, written independently of the
+ * What docs/domain.md tells a front end to do, written independently of the
  * server's code: sha256(prevHash ‖ RFC 8785 JSON of the event without its
  * hashes, occurredAt in milliseconds).
  */

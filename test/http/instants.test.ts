@@ -5,7 +5,7 @@ import { HOUR } from "../helpers/clock.js";
 import { type LinkedPair, linkPair } from "../helpers/pairs.js";
 
 /**
- * Every instant a client sends is bounded (README "Conventions"): from
+ * Every instant a client sends is bounded (docs/api.md, "Conventions"): from
  * 1970-01-01T00:00:00Z up to, not including, 2200-01-01T00:00:00Z. Before
  * the bound, `dueAt: 9999-12-31T23:59:59Z` answered 500 (its lapse time
  * fell in year 10000), and a reschedule or a request to that date was

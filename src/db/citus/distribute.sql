@@ -48,7 +48,7 @@
 --   transaction; whether the one-statement create (INSERT … SELECT from the
 --   pair's row, in data-modifying CTEs) is planned for one shard;
 -- - that the sweep's FOR UPDATE SKIP LOCKED claims, NOTIFY to the stream
---   hubs (sent on the coordinator) and the figures in README "Benchmarks"
+--   hubs (sent on the coordinator) and the figures in docs/benchmarks.md
 --   hold across nodes. (The sweeps' candidate queries read every shard by
 --   design; each candidate is then worked on in its own pair.)
 

@@ -26,7 +26,7 @@ export const accountRoutes: FastifyPluginAsyncZod<AccountRoutesOptions> = async 
       operationId: "exportMe",
       tags,
       summary: "Everything I can see, as one JSON document",
-      description: `The profile, then every pair I was in with its commitments, series, requests, boundaries (with versions), the latest signed checkpoint and every event with its hashes, plus the public keys that verify the checkpoints. Streamed from one consistent snapshot; the format is in the README (Taking data along). At most ${EXPORTS_PER_HOUR} an hour per person (429 with \`Retry-After\` past it).`,
+      description: `The profile, then every pair I was in with its commitments, series, requests, boundaries (with versions), the latest signed checkpoint and every event with its hashes, plus the public keys that verify the checkpoints. Streamed from one consistent snapshot; the format is in docs/domain.md (Taking data along). At most ${EXPORTS_PER_HOUR} an hour per person (429 with \`Retry-After\` past it).`,
       security: bearerSecurity,
       querystring: z.strictObject({}),
       response: { 200: exportDocumentSchema, ...problems(...authenticatedProblems) },
@@ -50,7 +50,7 @@ export const accountRoutes: FastifyPluginAsyncZod<AccountRoutesOptions> = async 
       tags,
       summary: "Delete my account",
       description:
-        'The password must be re-entered (a wrong one answers 403; bounded per login, never by failed sign-ins elsewhere). The active pair is left first (reason `account_deleted`); then the person is blanked: email, name and password are gone, the id stays so the partner\'s history still verifies and reads "former member". Every login and access token stops at once. What is kept and why: README (Deleting an account). Does not take `Idempotency-Key`: the body holds a password.',
+        'The password must be re-entered (a wrong one answers 403; bounded per login, never by failed sign-ins elsewhere). The active pair is left first (reason `account_deleted`); then the person is blanked: email, name and password are gone, the id stays so the partner\'s history still verifies and reads "former member". Every login and access token stops at once. What is kept and why: docs/domain.md (Deleting an account). Does not take `Idempotency-Key`: the body holds a password.',
       security: bearerSecurity,
       body: deleteMeBody,
       response: {

@@ -6,7 +6,7 @@ export const deleteMeBody = z.strictObject({
 
 const resources = (what: string) => z.array(z.record(z.string(), z.unknown())).describe(what);
 
-/** The export document, for the OpenAPI description (the route streams it; README: "Taking data along"). */
+/** The export document, for the OpenAPI description (the route streams it; docs/domain.md: "Taking data along"). */
 export const exportDocumentSchema = z
   .object({
     format: z.literal("kept-export"),

@@ -69,7 +69,7 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (
       tags,
       summary: "Sign in with email and password",
       description:
-        "Unknown email and wrong password answer the same 401. Each attempt is counted before its password is verified; past the account-and-address bound, or the account bound from an address it has not signed in from lately, 429 (README: Sign-in limits).",
+        "Unknown email and wrong password answer the same 401. Each attempt is counted before its password is verified; past the account-and-address bound, or the account bound from an address it has not signed in from lately, 429 (docs/api.md: Sign-in limits).",
       body: loginBody,
       response: { 200: sessionSchema, ...authRouteProblems, ...problems("INVALID_CREDENTIALS", "ACCOUNT_THROTTLED") },
     },

@@ -49,7 +49,7 @@ export function addressUnit(ip: string): string {
 }
 
 /**
- * The bounds on password checks (README: Sign-in limits). Each attempt is
+ * The bounds on password checks (docs/api.md: Sign-in limits). Each attempt is
  * counted before its password is verified, so no more passwords are
  * verified per window than a bound allows, whatever the concurrency; a
  * right password gives its attempt back. Keys hold hashes of the email and

@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import type { Tx } from "../../db/client.js";
 import { boundaries, boundaryVersions } from "../../db/schema/boundaries.js";
-import type { HistoryService } from "../history/index.js";
+import type { EventLog } from "../history/index.js";
 import { type BoundaryAction, decide, statusOf, type Transition } from "./boundaries.machine.js";
 import { type BoundaryRow, type CloseCause, type Locked, stateOf, type VersionRow } from "./boundaries.rows.js";
 
@@ -24,7 +24,7 @@ export type BoundaryEventType = (typeof boundaryEventTypes)[number];
 /** A time box whose end has come: the sweep is about to end (or cancel) it, so nothing may extend it. */
 export const timeBoxOver = (row: BoundaryRow, now: Date) => row.endsAt !== null && row.endsAt <= now;
 
-export type BoundaryStoreDeps = { history: Pick<HistoryService, "append"> };
+export type BoundaryStoreDeps = { history: Pick<EventLog<`boundary.${BoundaryEventType}`>, "append"> };
 
 /**
  * The writes every path shares (member actions, leaving, the sweep): locking

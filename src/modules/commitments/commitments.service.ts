@@ -17,7 +17,7 @@ import type {
   CreateCommitmentInput,
   UpdateCommitmentInput,
 } from "./commitments.schemas.js";
-import type { PairWork } from "./pair-work.js";
+import type { CommitmentEventType, PairWork } from "./pair-work.js";
 import { type CommitmentAction, commitmentRules } from "./state-machine.js";
 import { appendTexts, type NewText, type SealedText, sealText, textsOf } from "./texts.js";
 
@@ -127,7 +127,7 @@ export type CommitmentsServiceDeps = PairWork & {
  */
 type Change = {
   set: RowChange;
-  events: Omit<NewEvent, "pairId" | "subjectType" | "subjectId">[];
+  events: Omit<NewEvent<CommitmentEventType>, "pairId" | "subjectType" | "subjectId">[];
   texts?: { by: string; entries: NewText[] };
 };
 
@@ -253,7 +253,7 @@ export function createCommitmentsService(deps: CommitmentsServiceDeps) {
       createdAt: now,
       updatedAt: now,
     };
-    const event: NewEvent = {
+    const event: NewEvent<CommitmentEventType> = {
       pairId,
       type: "commitment.created",
       actorId: links.actorId,

@@ -20,6 +20,7 @@ import { createSeriesService } from "./series.service.js";
 /** The categories a commitment may have (the figures break down by them). */
 export { commitmentCategories } from "../../db/schema/commitments.js";
 export type { CommitmentsService } from "./commitments.service.js";
+export { commitmentEventTypes } from "./pair-work.js";
 export { type CommitmentAction, type CommitmentStatus, commitmentRules } from "./state-machine.js";
 
 export type CommitmentsModuleOptions = {

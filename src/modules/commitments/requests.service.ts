@@ -10,7 +10,7 @@ import type { Principal } from "../../http/principal.js";
 import { isUuid, uuidv7 } from "../../ids.js";
 import type { Commitment } from "./commitments.schemas.js";
 import { type CommitmentsService, toCommitment } from "./commitments.service.js";
-import type { PairWork } from "./pair-work.js";
+import type { CommitmentEventType, PairWork } from "./pair-work.js";
 import type { CommitmentRequest, CreateRequestInput } from "./requests.schemas.js";
 
 type Row = typeof commitmentRequests.$inferSelect;
@@ -48,7 +48,13 @@ export type RequestsServiceDeps = PairWork & { db: Db; clock: Clock; commitments
 export function createRequestsService(deps: RequestsServiceDeps) {
   const { db, clock, pairs, history } = deps;
 
-  async function record(tx: Tx, row: Row, type: string, actorId: string | null, payload: Record<string, unknown> = {}) {
+  async function record(
+    tx: Tx,
+    row: Row,
+    type: CommitmentEventType,
+    actorId: string | null,
+    payload: Record<string, unknown> = {},
+  ) {
     await history.append(tx, {
       pairId: row.pairId,
       type,

@@ -6,7 +6,7 @@ import { AppError, notFound } from "../../errors/app-error.js";
 import type { Principal } from "../../http/principal.js";
 import { isUuid, uuidv7 } from "../../ids.js";
 import type { CommitmentFields, CommitmentsService } from "./commitments.service.js";
-import type { PairWork } from "./pair-work.js";
+import type { CommitmentEventType, PairWork } from "./pair-work.js";
 import { nextOccurrenceAfter, occurrences, parseRecurrence } from "./recurrence.js";
 import type { Series } from "./series.schemas.js";
 
@@ -50,7 +50,13 @@ export function createSeriesService(deps: SeriesServiceDeps) {
   const { db, clock, pairs, history } = deps;
   const horizonMs = deps.horizonDays * 86_400_000;
 
-  async function record(tx: Tx, row: Row, type: string, actorId: string | null, payload: Record<string, unknown>) {
+  async function record(
+    tx: Tx,
+    row: Row,
+    type: CommitmentEventType,
+    actorId: string | null,
+    payload: Record<string, unknown>,
+  ) {
     await history.append(tx, {
       pairId: row.pairId,
       type,

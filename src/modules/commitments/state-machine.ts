@@ -27,7 +27,7 @@ type Rule = {
 };
 
 /**
- * The commitment state machine, in one place (the README shows it).
+ * The commitment state machine, in one place (docs/domain.md shows it).
  * Conditions that are not about the state (before the due time, a
  * proposal pending, a miss to acknowledge) are checked by the service with
  * their own codes; the sweep's transitions (lapse, auto-confirm,

@@ -24,7 +24,7 @@ export const consistencyRoutes: FastifyPluginAsyncZod<ConsistencyRoutesOptions> 
       tags,
       summary: "Each member's follow-through over a window",
       description:
-        "Counts, kept rate, on-time report rate, streaks and acknowledgements per member, overall and per category, plus the pair's boundary figures. Both members get the same numbers. Formulas in the README (Consistency).",
+        "Counts, kept rate, on-time report rate, streaks and acknowledgements per member, overall and per category, plus the pair's boundary figures. Both members get the same numbers. Formulas in docs/domain.md (Consistency).",
       security: bearerSecurity,
       params: pairParams,
       querystring: consistencyQuery,

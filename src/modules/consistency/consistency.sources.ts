@@ -7,7 +7,7 @@ import type { Executor } from "../../db/client.js";
  * them), and this module never reads those tables.
  */
 
-/** Where a commitment stands for the figures (see README, "Consistency"). */
+/** Where a commitment stands for the figures (see docs/domain.md, "Consistency"). */
 export type FigureClass = "kept" | "missed" | "lapsed" | "withdrawn" | "disputed" | "awaitingConfirmation" | "open";
 
 /** Counts over the commitments of one owner (and one category, or all of them) in a window. */

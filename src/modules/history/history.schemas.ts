@@ -12,7 +12,7 @@ export const eventSchema = z
     payload: z.record(z.string(), z.unknown()).describe("ids, states and changed field names; never personal text"),
     occurredAt: z.iso.datetime({ offset: true }),
     prevHash: z.string().length(64),
-    hash: z.string().length(64).describe("sha256(prevHash ‖ RFC 8785 canonical event), see README"),
+    hash: z.string().length(64).describe("sha256(prevHash ‖ RFC 8785 canonical event), see docs/domain.md"),
   })
   .meta({ id: "Event" });
 

@@ -13,15 +13,29 @@ import { canonicalEventAround, GENESIS_HASH } from "./chain.js";
 import type { Checkpoint, PairEvent, Verification } from "./history.schemas.js";
 import { type ChainPoint, createChainVerifier } from "./verification.js";
 
-export type NewEvent = {
+export type NewEvent<Type extends string = string> = {
   pairId: string;
-  type: string;
+  type: Type;
   /** null for system events (the sweep). */
   actorId: string | null;
   subjectType: string;
   subjectId: string;
   /** Ids, states and changed field names only: events are never erased, personal text would be. */
   payload: Record<string, unknown>;
+};
+
+/**
+ * The log as one module sees it: it may append only the event types it
+ * lists (any other is a type error), so docs/api.md's event table can be
+ * checked against those lists.
+ */
+export type EventLog<Type extends string> = {
+  append: (tx: Tx, event: NewEvent<Type>) => Promise<PairEvent>;
+  appendAlong: <R extends Record<string, unknown>>(
+    executor: Executor,
+    along: { name: string; gate: string; event: NewEvent<Type> },
+    statement: (eventCtes: SQL) => SQL,
+  ) => Promise<{ row: R; event: PairEvent } | undefined>;
 };
 
 export type EventQuery = { after: number; limit: number; types?: string[] | undefined; subjectId?: string | undefined };

@@ -17,7 +17,13 @@ declare module "fastify" {
 
 export { canonicalEvent, canonicalEventAround, chainHash, GENESIS_HASH } from "./chain.js";
 export { eventSchema, type PairEvent } from "./history.schemas.js";
-export { CHECKPOINT_TYPE, EVENTS_CHANNEL, type HistoryService, type NewEvent } from "./history.service.js";
+export {
+  CHECKPOINT_TYPE,
+  EVENTS_CHANNEL,
+  type EventLog,
+  type HistoryService,
+  type NewEvent,
+} from "./history.service.js";
 export { LONG_SUFFIX_EVENTS, VERIFICATION_REUSE_MS, type VerificationStats } from "./verification.js";
 
 /** The event log: every module appends through `service.append`; routes read, verify and sign it. */

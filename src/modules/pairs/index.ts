@@ -7,7 +7,13 @@ import { type AccountData, keptModule } from "../module.js";
 import { pairsRoutes } from "./pairs.routes.js";
 import { createPairsService, type PairsServiceDeps } from "./pairs.service.js";
 
-export type { EndReason, MemberProfile, PairEndingHandler, PairsService } from "./pairs.service.js";
+export {
+  type EndReason,
+  type MemberProfile,
+  type PairEndingHandler,
+  type PairsService,
+  pairEventTypes,
+} from "./pairs.service.js";
 
 export type PairsModuleOptions = PairsServiceDeps & { runWrite: RunWrite };
 

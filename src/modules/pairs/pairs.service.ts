@@ -12,7 +12,7 @@ import { AppError, notFound } from "../../errors/app-error.js";
 import { decodeCursor, type Page, pageOf } from "../../http/pagination.js";
 import type { Principal } from "../../http/principal.js";
 import { isUuid, uuidv7 } from "../../ids.js";
-import type { HistoryService } from "../history/index.js";
+import type { EventLog, HistoryService } from "../history/index.js";
 import { hashInviteCode, newInviteCode, normaliseInviteCode } from "./invite-codes.js";
 import type { CurrentInvite, Invite, Pair } from "./pairs.schemas.js";
 
@@ -24,10 +24,14 @@ export type PairEndingHandler = (
   ending: { pairId: string; actorId: string; reason: EndReason },
 ) => Promise<void>;
 
+/** Every event the pairs module appends. */
+export const pairEventTypes = ["pair.linked", "pair.ended", "member.updated"] as const;
+export type PairEventType = (typeof pairEventTypes)[number];
+
 export type PairsServiceDeps = {
   db: Db;
   clock: Clock;
-  history: Pick<HistoryService, "startChain" | "append" | "chainHeadLock">;
+  history: Pick<HistoryService, "startChain" | "chainHeadLock"> & Pick<EventLog<PairEventType>, "append">;
   /** Display names and zones (with whether each person shares theirs) come from the auth module. */
   profiles: (userIds: string[], executor: Executor) => Promise<Map<string, MemberProfile>>;
   /** The auth module locks user rows against deletion and answers those not deleted. */

@@ -102,7 +102,7 @@ export const realtimeRoutes: FastifyPluginAsyncZod<RealtimeRoutesOptions> = asyn
       tags: ["realtime"],
       summary: "The pair's events, live (WebSocket)",
       description:
-        "Upgrade to a WebSocket. The server sends `hello`, then (with `after`) every event after that seq from the timeline, then live events, in seq order and never twice. See the README's WebSocket protocol for messages (`StreamServerMessage`, `StreamClientMessage`) and close codes.",
+        "Upgrade to a WebSocket. The server sends `hello`, then (with `after`) every event after that seq from the timeline, then live events, in seq order and never twice. See docs/realtime.md (WebSocket protocol) for messages (`StreamServerMessage`, `StreamClientMessage`) and close codes.",
       querystring: streamQuery,
       response: {
         ...problems(

@@ -45,7 +45,7 @@ export type ClientMessage = z.infer<typeof clientMessageSchema>;
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
 
 /**
- * Close codes (the README publishes this table). 1000–1011 are the
+ * Close codes (docs/realtime.md publishes this table). 1000–1011 are the
  * protocol's own; 4000–4999 are Kept's.
  */
 export const closeCodes = {
