@@ -385,6 +385,11 @@ describe("the read model's triggers", () => {
          FROM commitments c WHERE c.id = $1`,
         [kept],
       );
+      // Its texts first: they reference the commitment.
+      await client.query("DELETE FROM commitment_texts WHERE pair_id = $1 AND commitment_id = $2", [
+        changed.pairId,
+        kept,
+      ]);
       await client.query("DELETE FROM commitments WHERE id = $1", [kept]);
       const changedTotals = await client.query<{ kept: number }>(
         "SELECT kept FROM commitment_figure_totals WHERE pair_id = $1 AND scope = 'all'",

@@ -68,7 +68,14 @@ export async function seedPair(client: pg.ClientBase, at: Date, memberIds: strin
     "INSERT INTO pairs (id, status, created_at, ended_at, ended_by, end_reason) VALUES ($1, $2, $3, $4, $5, $6)",
     [id, endedAt ? "ended" : "active", at, endedAt ?? null, endedAt ? memberIds[0] : null, endedAt ? "left" : null],
   );
+  // From migration 0012 on, an active membership needs its person's row in active_pair_members.
+  const { rows } = await client.query<{ exists: boolean }>(
+    "SELECT to_regclass('active_pair_members') IS NOT NULL AS exists",
+  );
   for (const userId of memberIds) {
+    if (!endedAt && rows[0]?.exists) {
+      await client.query("INSERT INTO active_pair_members (user_id, pair_id) VALUES ($1, $2)", [userId, id]);
+    }
     await client.query("INSERT INTO pair_members (pair_id, user_id, joined_at, active) VALUES ($1, $2, $3, $4)", [
       id,
       userId,
