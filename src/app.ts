@@ -5,7 +5,7 @@ import { type Clock, systemClock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { Database } from "./db/client.js";
 import { registerPlatform } from "./http/platform.js";
-import { secondsUntil } from "./http/rate-limit.js";
+import { accountBucketKey, secondsUntil } from "./http/rate-limit.js";
 import { requestIdOf } from "./http/request-id.js";
 import { createLogger, OneLinePerRequest } from "./logger.js";
 import { createAccountModule } from "./modules/account/index.js";
@@ -118,7 +118,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // The bucket registerRateLimits counts a signed-in person's requests in.
     requestBudget: async (userId) => {
       const [state] = await requestCounter.hit([
-        { key: `default:user:${userId}`, limit: config.rateLimits.perMinute, windowMs: 60_000 },
+        { key: accountBucketKey("default", userId), limit: config.rateLimits.perMinute, windowMs: 60_000 },
       ]);
       if (!state || state.count <= state.limit) return { allowed: true };
       return { allowed: false, retryAfterSeconds: secondsUntil(clock, state.resetAt) };

@@ -77,6 +77,9 @@ const reserveStatement = {
     RETURNING count`,
 };
 
+/** The key of a person's bucket under a policy: HTTP requests and stream resumes share it. */
+export const accountBucketKey = (policy: string, userId: string) => `${policy}:user:${userId}`;
+
 export function createRateLimiter(db: Db, clock: Clock): RateLimiter {
   const release = async (reservations: Reservation[], executor: Executor = db) => {
     for (const r of reservations) {
@@ -373,11 +376,15 @@ export function registerRateLimits(
     const policy = policyOf(request);
     if (policy === "none" || !request.user || !request.addressBudget) return;
     const buckets: Bucket[] = [
-      { key: `${policy}:user:${request.user.id}`, limit: perMinute(policy), windowMs: 60_000 },
+      { key: accountBucketKey(policy, request.user.id), limit: perMinute(policy), windowMs: 60_000 },
     ];
     const budget = request.routeOptions.config?.accountBudget;
     if (budget) {
-      buckets.push({ key: `${budget.name}:user:${request.user.id}`, limit: budget.limit, windowMs: budget.windowMs });
+      buckets.push({
+        key: accountBucketKey(budget.name, request.user.id),
+        limit: budget.limit,
+        windowMs: budget.windowMs,
+      });
     }
     answer(reply, [request.addressBudget, ...(await counter.hit(buckets))]);
   });
